@@ -1,0 +1,13 @@
+// The --config / --set options shared by the commands that read a config file.
+#pragma once
+#include <cxxopts.hpp>
+
+#include "ddpm/config.h"
+
+namespace ddpm {
+
+void add_config_options(cxxopts::Options& options);
+// Loads --config, applies every --set in order, validates.
+Config config_from_args(const cxxopts::ParseResult& args);
+
+}  // namespace ddpm

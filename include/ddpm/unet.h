@@ -1,0 +1,48 @@
+// The DDPM UNet (Ho et al. 2020): time-conditioned residual blocks, attention at chosen resolutions, skips.
+#pragma once
+#include <torch/nn.h>
+
+#include <vector>
+
+#include "ddpm/config.h"
+#include "ddpm/layers.h"
+
+namespace ddpm {
+
+class UNetImpl : public torch::nn::Module {
+ public:
+  explicit UNetImpl(const ModelConfig& config);
+
+  // x_t [B, C, H, W], t [B] (long), class_labels [B] (long; num_classes = the null class) or undefined.
+  // Returns the model output [B, C, H, W].
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t,
+                        const torch::Tensor& class_labels = {});
+
+  const ModelConfig& config() const { return config_; }
+  int64_t null_class() const { return config_.num_classes; }
+
+ private:
+  struct Level {
+    std::vector<ResBlock> res;
+    std::vector<AttentionBlock> attn;  // null entries where the resolution has no attention
+    Upsample up{nullptr};
+    Downsample down{nullptr};
+  };
+
+  ModelConfig config_;
+  TimeEmbedding time_embed_{nullptr};
+  torch::nn::Embedding class_embed_{nullptr};
+  torch::nn::Conv2d conv_in_{nullptr};
+  std::vector<Level> down_levels_;
+  ResBlock mid_res1_{nullptr};
+  AttentionBlock mid_attn_{nullptr};
+  ResBlock mid_res2_{nullptr};
+  std::vector<Level> up_levels_;  // in forward order: lowest resolution first
+  torch::nn::GroupNorm norm_out_{nullptr};
+  torch::nn::Conv2d conv_out_{nullptr};
+};
+TORCH_MODULE(UNet);
+
+int64_t count_parameters(torch::nn::Module& module);
+
+}  // namespace ddpm

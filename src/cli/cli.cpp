@@ -1,0 +1,87 @@
+#include "ddpm/cli.h"
+
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "ddpm/commands.h"
+#include "ddpm/error.h"
+
+namespace ddpm {
+namespace {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(int, char**);
+};
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> table = {
+      {"info", "print a config's resolved settings and parameter count, or a checkpoint's contents",
+       command_info},
+  };
+  return table;
+}
+
+void print_usage(std::ostream& out) {
+  out << "ddpm " << DDPM_VERSION << " - train and sample denoising diffusion models (DDPM)\n\n"
+      << "usage: ddpm <command> [options]\n\ncommands:\n";
+  for (const auto& c : commands()) {
+    out << "  " << c.name << std::string(10 - std::strlen(c.name), ' ') << c.summary << "\n";
+  }
+  out << "\nRun 'ddpm <command> --help' for the options of one command.\n";
+}
+
+}  // namespace
+
+bool parse_options(cxxopts::Options& options, int argc, char** argv, cxxopts::ParseResult& result) {
+  options.add_options("help")("h,help", "show this help");
+  try {
+    result = options.parse(argc, argv);
+  } catch (const cxxopts::exceptions::exception& e) {
+    throw UsageError(e.what(), options.help());
+  }
+  if (result.count("help")) {
+    std::cout << options.help();
+    return false;
+  }
+  if (!result.unmatched().empty()) {
+    throw UsageError("unexpected argument '" + result.unmatched().front() + "'", options.help());
+  }
+  return true;
+}
+
+int run_cli(int argc, char** argv) {
+  if (argc < 2) {
+    print_usage(std::cerr);
+    return 2;
+  }
+  std::string name = argv[1];
+  if (name == "-h" || name == "--help" || name == "help") {
+    print_usage(std::cout);
+    return 0;
+  }
+  if (name == "--version") {
+    std::cout << "ddpm " << DDPM_VERSION << "\n";
+    return 0;
+  }
+  for (const auto& c : commands()) {
+    if (name != c.name) continue;
+    std::string program = std::string("ddpm ") + c.name;
+    std::vector<char*> args(argv + 1, argv + argc);
+    args[0] = program.data();
+    try {
+      return c.run(static_cast<int>(args.size()), args.data());
+    } catch (const UsageError& e) {
+      std::cerr << e.usage() << "\nddpm " << c.name << ": " << e.what() << "\n";
+      return 2;
+    }
+  }
+  print_usage(std::cerr);
+  std::cerr << "\nddpm: unknown command '" << name << "'\n";
+  return 2;
+}
+
+}  // namespace ddpm

@@ -1,0 +1,126 @@
+#include "ddpm/diffusion.h"
+
+#include "ddpm/error.h"
+
+namespace ddpm {
+
+GaussianDiffusion::GaussianDiffusion(const DiffusionConfig& config)
+    : config_(config), table64_(make_schedule_table(make_betas(config))) {
+  table_ = table64_.to(torch::kCPU, torch::kFloat32);
+}
+
+void GaussianDiffusion::to(torch::Device device) {
+  table_ = table64_.to(device, torch::kFloat32);
+}
+
+torch::Tensor GaussianDiffusion::extract(const torch::Tensor& table, const torch::Tensor& t,
+                                         const torch::Tensor& like) const {
+  auto values = table.index_select(0, t.to(table.device(), torch::kLong).reshape({-1}));  // [B]
+  std::vector<int64_t> shape(like.dim(), 1);
+  shape[0] = values.size(0);
+  return values.view(shape).to(like.device(), like.scalar_type());  // [B, 1, 1, 1]
+}
+
+torch::Tensor GaussianDiffusion::q_sample(const torch::Tensor& x0, const torch::Tensor& t,
+                                          const torch::Tensor& noise) const {
+  return extract(table_.sqrt_alphas_cumprod, t, x0) * x0 +
+         extract(table_.sqrt_one_minus_alphas_cumprod, t, x0) * noise;
+}
+
+Gaussian GaussianDiffusion::q_mean_variance(const torch::Tensor& x0, const torch::Tensor& t) const {
+  auto variance = extract(1.0 - table_.alphas_cumprod, t, x0);
+  return {extract(table_.sqrt_alphas_cumprod, t, x0) * x0, variance, torch::log(variance)};
+}
+
+torch::Tensor GaussianDiffusion::x0_from_eps(const torch::Tensor& x_t, const torch::Tensor& t,
+                                             const torch::Tensor& eps) const {
+  // x0 = x_t/√ᾱ_t − √(1/ᾱ_t − 1) ε  (inverse of eq. 4)
+  return extract(table_.sqrt_recip_alphas_cumprod, t, x_t) * x_t -
+         extract(table_.sqrt_recipm1_alphas_cumprod, t, x_t) * eps;
+}
+
+torch::Tensor GaussianDiffusion::eps_from_x0(const torch::Tensor& x_t, const torch::Tensor& t,
+                                             const torch::Tensor& x0) const {
+  return (extract(table_.sqrt_recip_alphas_cumprod, t, x_t) * x_t - x0) /
+         extract(table_.sqrt_recipm1_alphas_cumprod, t, x_t);
+}
+
+torch::Tensor GaussianDiffusion::v_from(const torch::Tensor& x0, const torch::Tensor& eps,
+                                        const torch::Tensor& t) const {
+  return extract(table_.sqrt_alphas_cumprod, t, x0) * eps -
+         extract(table_.sqrt_one_minus_alphas_cumprod, t, x0) * x0;
+}
+
+torch::Tensor GaussianDiffusion::x0_from_v(const torch::Tensor& x_t, const torch::Tensor& t,
+                                           const torch::Tensor& v) const {
+  // x0 = √ᾱ_t x_t − √(1 − ᾱ_t) v
+  return extract(table_.sqrt_alphas_cumprod, t, x_t) * x_t -
+         extract(table_.sqrt_one_minus_alphas_cumprod, t, x_t) * v;
+}
+
+Gaussian GaussianDiffusion::q_posterior(const torch::Tensor& x0, const torch::Tensor& x_t,
+                                        const torch::Tensor& t) const {
+  auto mean = extract(table_.posterior_mean_coef1, t, x_t) * x0 +
+              extract(table_.posterior_mean_coef2, t, x_t) * x_t;  // eq. 7
+  return {mean, extract(table_.posterior_variance, t, x_t),
+          extract(table_.posterior_log_variance_clipped, t, x_t)};
+}
+
+torch::Tensor GaussianDiffusion::predict_x0(const torch::Tensor& model_output,
+                                            const torch::Tensor& x_t,
+                                            const torch::Tensor& t) const {
+  if (config_.objective == "eps") return x0_from_eps(x_t, t, model_output);
+  if (config_.objective == "x0") return model_output;
+  if (config_.objective == "v") return x0_from_v(x_t, t, model_output);
+  throw Error("diffusion.objective: unknown objective \"" + config_.objective + "\"");
+}
+
+ReversePrediction GaussianDiffusion::p_mean_variance(const torch::Tensor& model_output,
+                                                     const torch::Tensor& x_t,
+                                                     const torch::Tensor& t,
+                                                     bool clip_denoised) const {
+  auto out = model_output.to(x_t.scalar_type());
+  auto x0 = predict_x0(out, x_t, t);
+  if (clip_denoised) x0 = x0.clamp(-1.0, 1.0);
+  auto posterior = q_posterior(x0, x_t, t);
+  ReversePrediction p;
+  p.mean = posterior.mean;
+  p.pred_x0 = x0;
+  p.pred_eps = eps_from_x0(x_t, t, x0);
+  if (config_.variance == "fixed_large") {
+    // Σ = β_t, with β̃_1 at t = 0 so the decoder variance stays the posterior's (Ho et al. 2020, §3.2).
+    auto large = torch::cat({table_.posterior_variance.slice(0, 1, 2), table_.betas.slice(0, 1)});
+    if (table_.betas.size(0) == 1) large = table_.betas;
+    p.variance = extract(large, t, x_t);
+    p.log_variance = torch::log(p.variance);
+  } else {
+    p.variance = posterior.variance;
+    p.log_variance = posterior.log_variance;
+  }
+  return p;
+}
+
+torch::Tensor GaussianDiffusion::training_target(const torch::Tensor& x0,
+                                                 const torch::Tensor& noise,
+                                                 const torch::Tensor& t) const {
+  if (config_.objective == "eps") return noise;
+  if (config_.objective == "x0") return x0;
+  if (config_.objective == "v") return v_from(x0, noise, t);
+  throw Error("diffusion.objective: unknown objective \"" + config_.objective + "\"");
+}
+
+torch::Tensor GaussianDiffusion::loss_per_example(const torch::Tensor& model_output,
+                                                  const torch::Tensor& x0,
+                                                  const torch::Tensor& noise,
+                                                  const torch::Tensor& t) const {
+  auto diff = model_output.to(torch::kFloat32) - training_target(x0, noise, t);
+  auto per_pixel = config_.loss == "l1" ? diff.abs() : diff.square();
+  return per_pixel.flatten(1).mean(1);  // [B]  (L_simple, Ho et al. 2020, eq. 14)
+}
+
+torch::Tensor GaussianDiffusion::sample_timesteps(int64_t batch, torch::Device device) const {
+  return torch::randint(0, timesteps(), {batch},
+                        torch::TensorOptions().dtype(torch::kLong).device(device));
+}
+
+}  // namespace ddpm

@@ -1,0 +1,33 @@
+// Entry point: runs the CLI and turns every exception into one line on stderr and a non-zero exit.
+#include <c10/util/Exception.h>
+
+#include <iostream>
+#include <string>
+
+#include "ddpm/cli.h"
+#include "ddpm/error.h"
+
+namespace {
+
+// LibTorch messages carry a C++ backtrace after the first line; users get the first line only.
+std::string first_line(const std::string& text) {
+  auto end = text.find('\n');
+  return end == std::string::npos ? text : text.substr(0, end);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return ddpm::run_cli(argc, argv);
+  } catch (const ddpm::Error& e) {
+    std::cerr << "ddpm: error: " << e.what() << "\n";
+  } catch (const c10::Error& e) {
+    std::cerr << "ddpm: error: " << first_line(e.what_without_backtrace()) << "\n";
+  } catch (const std::bad_alloc&) {
+    std::cerr << "ddpm: error: out of memory; lower the batch size\n";
+  } catch (const std::exception& e) {
+    std::cerr << "ddpm: error: " << first_line(e.what()) << "\n";
+  }
+  return 1;
+}

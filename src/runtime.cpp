@@ -1,0 +1,47 @@
+#include "ddpm/runtime.h"
+
+#include <torch/cuda.h>
+
+#include <thread>
+
+#include "ddpm/error.h"
+
+namespace ddpm {
+
+void configure_threads(int64_t threads) {
+  if (threads <= 0) threads = std::max<int64_t>(1, std::thread::hardware_concurrency());
+  at::set_num_threads(static_cast<int>(threads));
+}
+
+torch::Device pick_device(const std::string& spec) {
+  if (spec == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::kCPU;
+  if (spec == "cpu") return torch::kCPU;
+  if (spec.rfind("cuda", 0) == 0) {
+    if (!torch::cuda::is_available()) {
+      throw Error("device " + spec +
+                  ": CUDA is not available in this build or machine; use --device cpu");
+    }
+    int64_t index = 0;
+    if (spec.size() > 4) {
+      if (spec[4] != ':') throw Error("device " + spec + ": expected cuda or cuda:N");
+      try {
+        index = std::stoll(spec.substr(5));
+      } catch (const std::exception&) {
+        throw Error("device " + spec + ": expected cuda or cuda:N");
+      }
+    }
+    if (index < 0 || index >= static_cast<int64_t>(torch::cuda::device_count())) {
+      throw Error("device " + spec + ": no such GPU (" + std::to_string(torch::cuda::device_count()) +
+                  " visible)");
+    }
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+  }
+  throw Error("device \"" + spec + "\": expected auto, cpu, cuda or cuda:N");
+}
+
+std::string describe_device(const torch::Device& device) {
+  if (device.is_cpu()) return "cpu (" + std::to_string(at::get_num_threads()) + " threads)";
+  return device.str();
+}
+
+}  // namespace ddpm

@@ -1,0 +1,145 @@
+#include <nlohmann/json.hpp>
+
+#include "ddpm/config.h"
+#include "ddpm/error.h"
+#include "test_util.h"
+
+namespace ddpm {
+namespace {
+
+using test::TempDir;
+using test::write_file;
+
+// The message of the ddpm::Error a callable throws ("" if none).
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, DefaultsAreTheOriginalDdpm) {
+  Config c;
+  EXPECT_EQ(c.model.base_channels, 128);
+  EXPECT_EQ(c.model.channel_mults, (std::vector<int64_t>{1, 2, 2, 2}));
+  EXPECT_EQ(c.model.attention_resolutions, (std::vector<int64_t>{16}));
+  EXPECT_DOUBLE_EQ(c.model.dropout, 0.1);
+  EXPECT_EQ(c.diffusion.timesteps, 1000);
+  EXPECT_DOUBLE_EQ(c.diffusion.beta_start, 1e-4);
+  EXPECT_DOUBLE_EQ(c.diffusion.beta_end, 0.02);
+  EXPECT_DOUBLE_EQ(c.train.lr, 2e-4);
+  EXPECT_EQ(c.train.warmup_steps, 5000);
+  EXPECT_DOUBLE_EQ(c.train.grad_clip, 1.0);
+  EXPECT_DOUBLE_EQ(c.train.ema_decay, 0.9999);
+  EXPECT_NO_THROW(validate(c));
+}
+
+TEST(Config, JsonRoundTripKeepsEveryValue) {
+  Config c;
+  c.name = "x";
+  c.model.channel_mults = {1, 3};
+  c.train.lr = 1.5e-3;
+  c.data.path = "/tmp/imgs";
+  c.sample.sampler = "ddim";
+  Config back = config_from_json(config_to_json(c), "test");
+  EXPECT_EQ(config_to_json(back), config_to_json(c));
+  EXPECT_EQ(back.model.channel_mults, (std::vector<int64_t>{1, 3}));
+  EXPECT_DOUBLE_EQ(back.train.lr, 1.5e-3);
+}
+
+TEST(Config, MissingFileIsNamed) {
+  EXPECT_EQ(error_of([] { load_config("/nonexistent/x.json"); }),
+            "/nonexistent/x.json: config file not found");
+}
+
+TEST(Config, EmptyFileIsAnError) {
+  TempDir dir;
+  write_file(dir / "empty.json", "  \n");
+  EXPECT_NE(error_of([&] { load_config(dir / "empty.json"); }).find("the config file is empty"),
+            std::string::npos);
+}
+
+TEST(Config, BadJsonReportsLineAndColumn) {
+  TempDir dir;
+  write_file(dir / "bad.json", "{\n  \"train\": {\n    \"lr\": 0.1,,\n  }\n}\n");
+  std::string message = error_of([&] { load_config(dir / "bad.json"); });
+  EXPECT_NE(message.find(dir / "bad.json:3:"), std::string::npos) << message;
+  EXPECT_NE(message.find("invalid JSON"), std::string::npos) << message;
+}
+
+TEST(Config, WrongTypeNamesKeyPathAndExpectedType) {
+  std::string message = error_of([] {
+    config_from_json_text(R"({"train": {"lr": "abc"}})", "c.json");
+  });
+  EXPECT_EQ(message, "c.json: train.lr: expected a number, got \"abc\"");
+  message = error_of([] { config_from_json_text(R"({"model": {"channel_mults": [1, "x"]}})", "c"); });
+  EXPECT_EQ(message, "c: model.channel_mults[1]: expected an integer, got \"x\"");
+  message = error_of([] { config_from_json_text(R"({"model": {"image_size": 3.5}})", "c"); });
+  EXPECT_EQ(message, "c: model.image_size: expected an integer, got 3.5");
+}
+
+TEST(Config, UnknownKeySuggestsTheNearestOne) {
+  EXPECT_EQ(error_of([] { config_from_json_text(R"({"train": {"lerning_rate": 1}})", "c"); }),
+            "c: unknown key train.lerning_rate (did you mean train.lr?)");
+  EXPECT_EQ(error_of([] { config_from_json_text(R"({"model": {"base_channel": 1}})", "c"); }),
+            "c: unknown key model.base_channel (did you mean model.base_channels?)");
+  EXPECT_EQ(error_of([] { config_from_json_text(R"({"trian": {}})", "c"); }),
+            "c: unknown key trian (did you mean train?)");
+}
+
+TEST(Config, ImageSizeMustDivideByTheDownsamplingFactor) {
+  Config c;
+  c.model.image_size = 36;  // 4 levels → factor 8
+  EXPECT_EQ(error_of([&] { validate(c); }),
+            "model.image_size = 36: must be divisible by 8 (2^(levels-1) for 4 channel_mults "
+            "levels)");
+}
+
+TEST(Config, ImpossibleValuesAreRejected) {
+  auto fails = [](auto mutate, const std::string& key) {
+    Config c;
+    mutate(c);
+    std::string message = error_of([&] { validate(c); });
+    EXPECT_EQ(message.rfind(key, 0), 0u) << "expected an error about " << key << ", got: " << message;
+  };
+  fails([](Config& c) { c.train.lr = -1; }, "train.lr");
+  fails([](Config& c) { c.diffusion.timesteps = 0; }, "diffusion.timesteps");
+  fails([](Config& c) { c.model.attention_resolutions = {12}; }, "model.attention_resolutions");
+  fails([](Config& c) { c.model.num_classes = -1; }, "model.num_classes");
+  fails([](Config& c) { c.train.batch_size = 0; }, "train.batch_size");
+  fails([](Config& c) { c.diffusion.schedule = "quadratic"; }, "diffusion.schedule");
+  fails([](Config& c) { c.model.num_groups = 48; }, "model.num_groups");
+  fails([](Config& c) { c.model.in_channels = 2; }, "model.in_channels");
+}
+
+TEST(Config, OverridesParseValuesAndCheckKeys) {
+  Config c;
+  apply_override(c, "train.lr=1e-3");
+  EXPECT_DOUBLE_EQ(c.train.lr, 1e-3);
+  apply_override(c, "model.channel_mults=[1,2]");
+  EXPECT_EQ(c.model.channel_mults, (std::vector<int64_t>{1, 2}));
+  apply_override(c, "train.device=cpu");
+  EXPECT_EQ(c.train.device, "cpu");
+  apply_override(c, "data.path=123");
+  EXPECT_EQ(c.data.path, "123");
+  EXPECT_EQ(error_of([&] { apply_override(c, "train.lerning_rate=1"); }),
+            "--set: unknown key train.lerning_rate (did you mean train.lr?)");
+  EXPECT_EQ(error_of([&] { apply_override(c, "train.lr=abc"); }),
+            "--set: train.lr: expected a number, got \"abc\"");
+  EXPECT_NE(error_of([&] { apply_override(c, "nonsense"); }).find("expected section.key=value"),
+            std::string::npos);
+}
+
+TEST(Config, ShippedConfigsAreValid) {
+  for (const char* name : {"cifar10", "flowers", "tiny", "default", "emoji64"}) {
+    Config c = load_config(test::source_path(std::string("configs/") + name + ".json"));
+    EXPECT_NO_THROW(validate(c)) << name;
+    EXPECT_EQ(c.name, name);
+  }
+}
+
+}  // namespace
+}  // namespace ddpm
