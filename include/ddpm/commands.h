@@ -2,10 +2,14 @@
 #pragma once
 #include <cxxopts.hpp>
 #include <string>
+#include <vector>
 
 namespace ddpm {
 
 int command_info(int argc, char** argv);
+int command_train(int argc, char** argv);
+int command_sample(int argc, char** argv);
+int command_data(int argc, char** argv);
 
 // Shared option handling: parses, prints help and exits 0 on --help; bad flags throw UsageError.
 class UsageError : public std::runtime_error {
@@ -16,6 +20,22 @@ class UsageError : public std::runtime_error {
 
  private:
   std::string usage_;
+};
+
+// A mutable copy of argv for the spellings cxxopts cannot parse itself.
+class ArgList {
+ public:
+  ArgList(int argc, char** argv) : storage_(argv, argv + argc) {}
+  // "--from X" / "--from=X" become "--to X" / "--to=X" (cxxopts needs long names of 2+ letters).
+  void alias(const std::string& from, const std::string& to);
+  // "--flag VALUE" becomes "--flag=VALUE" for an option with an implicit value.
+  void join_optional_value(const std::string& flag);
+  int argc() const { return static_cast<int>(storage_.size()); }
+  char** argv();
+
+ private:
+  std::vector<std::string> storage_;
+  std::vector<char*> pointers_;
 };
 
 // Parses argv; returns false when --help was printed (the command should return 0).

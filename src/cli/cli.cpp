@@ -19,6 +19,9 @@ struct Command {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
+      {"train", "train a model from a JSON config, or resume a run", command_train},
+      {"sample", "draw images from a checkpoint's EMA weights into a PNG grid", command_sample},
+      {"data", "prepare the built-in emoji data set as an image folder", command_data},
       {"info", "print a config's resolved settings and parameter count, or a checkpoint's contents",
        command_info},
   };
@@ -35,6 +38,30 @@ void print_usage(std::ostream& out) {
 }
 
 }  // namespace
+
+void ArgList::alias(const std::string& from, const std::string& to) {
+  for (size_t i = 1; i < storage_.size(); ++i) {
+    auto& a = storage_[i];
+    if (a == from) a = to;
+    else if (a.rfind(from + "=", 0) == 0) a = to + a.substr(from.size());
+  }
+}
+
+void ArgList::join_optional_value(const std::string& flag) {
+  for (size_t i = 1; i + 1 < storage_.size(); ++i) {
+    if (storage_[i] == flag && !storage_[i + 1].empty() && storage_[i + 1][0] != '-') {
+      storage_[i] += "=" + storage_[i + 1];
+      storage_.erase(storage_.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+    }
+  }
+}
+
+char** ArgList::argv() {
+  pointers_.clear();
+  for (auto& s : storage_) pointers_.push_back(s.data());
+  pointers_.push_back(nullptr);
+  return pointers_.data();
+}
 
 bool parse_options(cxxopts::Options& options, int argc, char** argv, cxxopts::ParseResult& result) {
   options.add_options("help")("h,help", "show this help");

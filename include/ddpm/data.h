@@ -1,0 +1,64 @@
+// Image-folder data sets: scan, decode once into a uint8 cache, shuffle per epoch, batch in [-1, 1].
+#pragma once
+#include <torch/types.h>
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace ddpm {
+
+struct Dataset {
+  torch::Tensor images;  // uint8 [N, C, H, W]
+  torch::Tensor labels;  // int64 [N]; all 0 without classes
+  std::vector<std::string> class_names;  // sorted first-level subfolder names (when with_classes)
+  int64_t skipped = 0;                   // files that could not be decoded
+  int64_t size() const { return images.defined() ? images.size(0) : 0; }
+};
+
+struct DataOptions {
+  int64_t image_size = 32;
+  int64_t channels = 3;
+  bool with_classes = false;  // first-level subfolders are classes
+  bool disk_cache = true;     // reuse/write <folder>/.ddpm-cache-<size>-<channels>.bin
+};
+
+// Decoded image files under `folder`, recursively, sorted by path. Corrupt files are skipped with one
+// warning each on `log`; a missing or empty folder, or one where nothing decodes, is an error.
+Dataset load_image_folder(const std::string& folder, const DataOptions& options, std::ostream& log);
+
+// True for the extensions stb decodes.
+bool is_image_file(const std::string& path);
+
+// Where a run is in its pass over the data; saved in checkpoints for exact resume.
+struct DataPosition {
+  int64_t epoch = 0;
+  int64_t index = 0;  // next position inside the epoch's permutation
+  int64_t seed = 0;
+};
+
+// Yields batches in a per-epoch random order (permutation and flips a pure function of seed and
+// epoch), so a run resumed from a DataPosition sees exactly the batches it would have seen.
+class BatchSampler {
+ public:
+  BatchSampler(const Dataset& data, bool random_flip, DataPosition position);
+
+  struct Batch {
+    torch::Tensor images;  // float [B, C, H, W] in [-1, 1]
+    torch::Tensor labels;  // int64 [B]
+  };
+  Batch next(int64_t batch_size);
+  const DataPosition& position() const { return position_; }
+
+ private:
+  void start_epoch();
+
+  const Dataset& data_;
+  bool random_flip_;
+  DataPosition position_;
+  std::vector<int64_t> order_;
+  std::vector<uint8_t> flips_;
+};
+
+}  // namespace ddpm

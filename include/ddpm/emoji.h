@@ -1,0 +1,18 @@
+// The built-in data set: the colour emoji artwork embedded as PNGs in Debian's Noto Color Emoji font.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ddpm {
+
+inline constexpr const char* kEmojiFontPath = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf";
+
+// Byte ranges [begin, end) of every complete PNG (signature through IEND chunk) inside `bytes`.
+std::vector<std::pair<size_t, size_t>> find_embedded_pngs(const std::vector<uint8_t>& bytes);
+
+// Extracts every glyph, centre-crops 128×128, composites onto white and writes RGB PNGs into
+// `out_dir` (emoji_0000.png, …). Returns the number written. `limit` > 0 stops early.
+int64_t extract_emoji(const std::string& font_path, const std::string& out_dir, int64_t limit = 0);
+
+}  // namespace ddpm

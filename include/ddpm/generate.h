@@ -1,0 +1,29 @@
+// Turns a UNet and a sampler into images: batching, per-image seeds, class labels and guidance.
+#pragma once
+#include <torch/types.h>
+
+#include <string>
+#include <vector>
+
+#include "ddpm/diffusion.h"
+#include "ddpm/samplers.h"
+#include "ddpm/unet.h"
+
+namespace ddpm {
+
+struct GenerateOptions {
+  int64_t n = 16;
+  int64_t batch = 64;
+  uint64_t seed = 0;         // image i starts from seed + i
+  int64_t class_label = -1;  // -1: unconditional (the null class on a conditional model)
+  double guidance = 0.0;
+  SamplerOptions sampler;
+  // Called with (images done, total images, steps done in this batch, steps per batch).
+  std::function<void(int64_t, int64_t, int64_t, int64_t)> progress;
+};
+
+// Samples options.n images [n, C, H, W] in [-1, 1] (clamped) on the model's device, in inference mode.
+torch::Tensor generate(UNet& model, const GaussianDiffusion& diffusion,
+                       const GenerateOptions& options);
+
+}  // namespace ddpm

@@ -1,0 +1,48 @@
+// Image decode/encode (stb), channel conversion, resize + centre-crop, and tensor ↔ image grids.
+#pragma once
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ddpm {
+
+// 8-bit pixels, row-major, channels interleaved (HWC).
+struct Image {
+  int width = 0;
+  int height = 0;
+  int channels = 0;
+  std::vector<uint8_t> pixels;
+};
+
+using PngText = std::vector<std::pair<std::string, std::string>>;
+
+// Decodes anything stb_image reads (PNG, JPEG, BMP, TGA, GIF first frame, …) keeping its channels.
+// Throws ddpm::Error naming the file and stb's reason.
+Image decode_image_file(const std::string& path);
+Image decode_image_memory(const uint8_t* data, size_t size, const std::string& name);
+
+// 1 ↔ 3 channels; an alpha channel is composited onto white.
+Image convert_channels(const Image& image, int channels);
+// Resizes so the short side equals `size` (antialiased Mitchell filter when shrinking) and centre-crops.
+Image resize_center_crop(const Image& image, int size);
+// Crops a centred width×height window (both at most the image's).
+Image center_crop(const Image& image, int width, int height);
+
+// Encodes PNG with optional tEXt chunks; written to a temporary file then renamed over `path`.
+void write_png(const std::string& path, const Image& image, const PngText& text = {});
+std::vector<uint8_t> encode_png(const Image& image, const PngText& text = {});
+// The tEXt chunks of a PNG file (for tests and `info`).
+PngText read_png_text(const std::string& path);
+
+// [N, C, H, W] floats in [-1, 1] → a grid with `nrow` images per row and `padding` white pixels.
+Image make_grid(const torch::Tensor& images, int64_t nrow, int64_t padding = 2);
+// [C, H, W] in [-1, 1] → Image (clamped, rounded).
+Image tensor_to_image(const torch::Tensor& image);
+
+// CRC-32 (IEEE 802.3), as PNG and our checkpoints use.
+uint32_t crc32(const uint8_t* data, size_t size, uint32_t crc = 0);
+
+}  // namespace ddpm

@@ -1,0 +1,67 @@
+// Reverse-process samplers as free functions over a denoiser callback; they know nothing of the UNet.
+#pragma once
+#include <ATen/core/Generator.h>
+#include <torch/types.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "ddpm/diffusion.h"
+
+namespace ddpm {
+
+// Returns the model output (in the diffusion's objective) for x_t [B, C, H, W] at timesteps t [B].
+using Denoiser = std::function<torch::Tensor(const torch::Tensor& x_t, const torch::Tensor& t)>;
+// Called after each sampler step with (steps done, total steps).
+using Progress = std::function<void(int64_t, int64_t)>;
+
+// Gaussian noise where image i's draws come from its own generator seeded with seeds[i]: how images
+// are grouped into batches never changes what any one of them sees.
+class NoiseStream {
+ public:
+  NoiseStream(const std::vector<uint64_t>& seeds, std::vector<int64_t> image_shape,
+              torch::Device device);
+  torch::Tensor next();  // [B, C, H, W] on the device
+  int64_t batch() const { return static_cast<int64_t>(generators_.size()); }
+
+ private:
+  std::vector<at::Generator> generators_;
+  std::vector<int64_t> shape_;
+  torch::Device device_;
+};
+
+struct SamplerOptions {
+  std::string sampler = "ddpm";     // ddpm | ddim
+  int64_t steps = 0;                // ddim: number of steps (0 = 50); ddpm: always all T
+  double eta = 0.0;                 // ddim: 0 deterministic, 1 ≈ ancestral
+  std::string spacing = "uniform";  // ddim timesteps: uniform | quadratic
+  bool clip_denoised = true;
+  Progress progress;
+};
+
+// Ancestral sampling, Ho et al. 2020 Algorithm 2: x_{t−1} = μ_θ(x_t, t) + σ_t z (z = 0 at t = 0).
+torch::Tensor sample_ddpm(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
+                          NoiseStream& noise, bool clip_denoised, const Progress& progress = {});
+
+// DDIM (Song et al. 2021, eq. 12) over a subsequence of timesteps.
+torch::Tensor sample_ddim(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
+                          NoiseStream& noise, int64_t steps, double eta, const std::string& spacing,
+                          bool clip_denoised, const Progress& progress = {});
+
+torch::Tensor run_sampler(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
+                          NoiseStream& noise, const SamplerOptions& options);
+
+// The DDIM timestep subsequence, descending order not applied: ascending, unique, within [0, T−1].
+std::vector<int64_t> ddim_timesteps(int64_t T, int64_t steps, const std::string& spacing);
+
+// A conditional model: output for (x_t, t, labels).
+using ConditionalDenoiser = std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&,
+                                                        const torch::Tensor&)>;
+// Classifier-free guidance (Ho & Salimans 2022): ε̃ = (1 + w)·ε(x, c) − w·ε(x, ∅). Conditional and
+// unconditional passes run as one batch. Applied to the model output, which is affine in ε for
+// every objective, so it is the same rule for ε, x0 and v models.
+Denoiser classifier_free_guidance(ConditionalDenoiser model, torch::Tensor labels,
+                                  int64_t null_class, double guidance);
+
+}  // namespace ddpm

@@ -1,0 +1,28 @@
+// The training loop: data → noise → loss → AdamW with warm-up and clipping → EMA, with logging,
+// periodic atomic checkpoints, preview grids, exact resume and clean stops on SIGINT/SIGTERM.
+#pragma once
+#include <iosfwd>
+#include <string>
+
+#include "ddpm/config.h"
+
+namespace ddpm {
+
+struct TrainOptions {
+  bool resume = false;
+  std::string resume_from;  // empty: <run>/last.pt
+};
+
+struct TrainResult {
+  int64_t step = 0;         // completed optimizer steps
+  bool interrupted = false;  // stopped by a signal (checkpoint saved)
+  double last_loss = 0.0;    // mean loss over the last logging interval
+  std::string checkpoint;    // path of last.pt
+};
+
+TrainResult train(const Config& config, const TrainOptions& options, std::ostream& log);
+
+// Linear warm-up: lr · min(1, (step + 1)/warmup_steps).
+double learning_rate_at(const TrainConfig& train, int64_t step);
+
+}  // namespace ddpm

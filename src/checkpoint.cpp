@@ -1,0 +1,218 @@
+#include "ddpm/checkpoint.h"
+
+#include <ATen/Context.h>
+
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "ddpm/atomic_file.h"
+#include "ddpm/compat.h"
+#include "ddpm/error.h"
+#include "ddpm/image_io.h"
+
+namespace ddpm {
+namespace {
+
+using nlohmann::json;
+constexpr char kMagic[8] = {'D', 'D', 'P', 'M', 'C', 'K', 'P', 'T'};
+
+template <class T>
+void put(std::vector<uint8_t>& out, T v) {
+  const auto* p = reinterpret_cast<const uint8_t*>(&v);
+  out.insert(out.end(), p, p + sizeof(T));
+}
+
+template <class T>
+T get(const std::vector<uint8_t>& in, size_t pos) {
+  T v;
+  std::memcpy(&v, in.data() + pos, sizeof(T));
+  return v;
+}
+
+std::string now_utc() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+json meta_to_json(const CheckpointMeta& m, const std::vector<std::string>& parts) {
+  return json{{"format", "ddpm-checkpoint"},
+              {"config", config_to_json(m.config)},
+              {"step", m.step},
+              {"data", {{"epoch", m.data.epoch}, {"index", m.data.index}, {"seed", m.data.seed}}},
+              {"class_names", m.class_names},
+              {"ema_updates", m.ema_updates},
+              {"nonfinite_skipped", m.nonfinite_skipped},
+              {"torch_version", m.torch_version.empty() ? compat::version_string() : m.torch_version},
+              {"saved_at", m.saved_at.empty() ? now_utc() : m.saved_at},
+              {"parts", parts}};
+}
+
+at::Generator default_generator(c10::DeviceType type) {
+  return at::globalContext().defaultGenerator(c10::Device(type));
+}
+
+}  // namespace
+
+std::vector<uint8_t> serialize_checkpoint(const CheckpointMeta& meta, const CheckpointParts& parts) {
+  torch::serialize::OutputArchive root;
+  std::vector<std::string> names;
+  auto add = [&](const char* name, auto&& save) {
+    torch::serialize::OutputArchive nested;
+    save(nested);
+    root.write(name, nested);
+    names.emplace_back(name);
+  };
+  if (parts.model) add("model", [&](auto& a) { parts.model->save(a); });
+  if (parts.ema) add("ema", [&](auto& a) { parts.ema->save(a); });
+  if (parts.optimizer) add("optimizer", [&](auto& a) { parts.optimizer->save(a); });
+  if (parts.rng) {
+    add("rng", [&](auto& a) {
+      auto cpu = default_generator(c10::kCPU);
+      std::lock_guard<std::mutex> lock(cpu.mutex());
+      a.write("cpu", cpu.get_state());
+      if (at::globalContext().hasCUDA()) {
+        auto cuda = default_generator(c10::kCUDA);
+        std::lock_guard<std::mutex> lock_cuda(cuda.mutex());
+        a.write("cuda", cuda.get_state());
+      }
+    });
+  }
+  std::vector<uint8_t> payload;
+  root.save_to([&](const void* data, size_t size) -> size_t {
+    const auto* p = static_cast<const uint8_t*>(data);
+    payload.insert(payload.end(), p, p + size);
+    return size;
+  });
+  const std::string meta_text = meta_to_json(meta, names).dump();
+
+  std::vector<uint8_t> out(kMagic, kMagic + 8);
+  put<uint32_t>(out, kCheckpointVersion);
+  put<uint32_t>(out, 0);  // flags, reserved
+  put<uint64_t>(out, meta_text.size());
+  out.insert(out.end(), meta_text.begin(), meta_text.end());
+  put<uint64_t>(out, payload.size());
+  out.insert(out.end(), payload.begin(), payload.end());
+  put<uint32_t>(out, crc32(out.data(), out.size()));
+  return out;
+}
+
+void save_checkpoint(const std::string& path, const CheckpointMeta& meta,
+                     const CheckpointParts& parts) {
+  auto bytes = serialize_checkpoint(meta, parts);
+  write_file_atomically(path, bytes.data(), bytes.size());
+}
+
+Checkpoint Checkpoint::open(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": checkpoint not found or not readable");
+  std::vector<uint8_t> b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (b.empty()) throw Error(path + ": checkpoint is empty (0 bytes); use an earlier snapshot");
+  if (b.size() < 8 || std::memcmp(b.data(), kMagic, 8) != 0) {
+    throw Error(path + ": not a ddpm checkpoint (wrong magic bytes); give a .pt written by "
+                "'ddpm train'");
+  }
+  const std::string truncated = path + ": checkpoint is truncated (" + std::to_string(b.size()) +
+                                " bytes); it was not completely written, use an earlier snapshot";
+  if (b.size() < 24) throw Error(truncated);
+  const uint32_t version = get<uint32_t>(b, 8);
+  if (version > kCheckpointVersion) {
+    throw Error(path + ": checkpoint format version " + std::to_string(version) +
+                " is newer than this ddpm reads (" + std::to_string(kCheckpointVersion) +
+                "); upgrade ddpm");
+  }
+  const uint64_t meta_len = get<uint64_t>(b, 16);
+  if (meta_len > b.size() - 24 || b.size() - 24 - meta_len < 12) throw Error(truncated);
+  const size_t payload_pos = 24 + meta_len + 8;
+  const uint64_t payload_len = get<uint64_t>(b, 24 + meta_len);
+  if (payload_len > b.size() - payload_pos || b.size() - payload_pos - payload_len < 4) {
+    throw Error(truncated);
+  }
+  const size_t end = payload_pos + payload_len;
+  if (get<uint32_t>(b, end) != crc32(b.data(), end)) {
+    throw Error(path + ": checkpoint is corrupted (checksum mismatch); use an earlier snapshot");
+  }
+  Checkpoint ckpt;
+  ckpt.path_ = path;
+  try {
+    json m = json::parse(b.begin() + 24, b.begin() + 24 + meta_len);
+    ckpt.meta_.config = config_from_json(m.at("config"), path + " (embedded config)");
+    ckpt.meta_.step = m.at("step").get<int64_t>();
+    ckpt.meta_.data.epoch = m.at("data").at("epoch").get<int64_t>();
+    ckpt.meta_.data.index = m.at("data").at("index").get<int64_t>();
+    ckpt.meta_.data.seed = m.at("data").at("seed").get<int64_t>();
+    ckpt.meta_.class_names = m.at("class_names").get<std::vector<std::string>>();
+    ckpt.meta_.ema_updates = m.at("ema_updates").get<int64_t>();
+    ckpt.meta_.nonfinite_skipped = m.value("nonfinite_skipped", int64_t{0});
+    ckpt.meta_.torch_version = m.value("torch_version", "");
+    ckpt.meta_.saved_at = m.value("saved_at", "");
+    ckpt.parts_ = m.at("parts").get<std::vector<std::string>>();
+  } catch (const json::exception& e) {
+    throw Error(path + ": checkpoint metadata is invalid (" + e.what() + ")");
+  }
+  ckpt.payload_ = std::make_shared<std::string>(b.begin() + payload_pos, b.begin() + end);
+  return ckpt;
+}
+
+bool Checkpoint::has(const std::string& part) const {
+  return std::find(parts_.begin(), parts_.end(), part) != parts_.end();
+}
+
+namespace {
+torch::serialize::InputArchive open_part(const std::string& payload, const std::string& part,
+                                         torch::Device device, const std::string& path) {
+  torch::serialize::InputArchive root, nested;
+  root.load_from(payload.data(), payload.size(), device);
+  if (!root.try_read(part, nested)) throw Error(path + ": checkpoint has no '" + part + "' part");
+  return nested;
+}
+}  // namespace
+
+void Checkpoint::load_module(const std::string& part, torch::nn::Module& module,
+                             torch::Device device) const {
+  auto archive = open_part(*payload_, part, device, path_);
+  try {
+    module.load(archive);
+  } catch (const c10::Error& e) {
+    throw Error(path_ + ": the '" + part + "' weights do not fit the model built from its config (" +
+                e.what_without_backtrace() + ")");
+  }
+}
+
+void Checkpoint::load_optimizer(torch::optim::Optimizer& optimizer, torch::Device device) const {
+  auto archive = open_part(*payload_, "optimizer", device, path_);
+  optimizer.load(archive);
+}
+
+void Checkpoint::restore_rng() const {
+  auto archive = open_part(*payload_, "rng", torch::kCPU, path_);
+  torch::Tensor state;
+  archive.read("cpu", state);
+  auto cpu = default_generator(c10::kCPU);
+  {
+    std::lock_guard<std::mutex> lock(cpu.mutex());
+    cpu.set_state(state);
+  }
+  if (at::globalContext().hasCUDA() && archive.try_read("cuda", state)) {
+    auto cuda = default_generator(c10::kCUDA);
+    std::lock_guard<std::mutex> lock(cuda.mutex());
+    cuda.set_state(state);
+  }
+}
+
+void check_same_model(const Config& checkpoint, const Config& config, const std::string& path) {
+  const json a = config_to_json(checkpoint)["model"], b = config_to_json(config)["model"];
+  for (auto it = a.begin(); it != a.end(); ++it) {
+    if (b.contains(it.key()) && b[it.key()] != it.value()) {
+      throw Error(path + ": checkpoint was trained with model." + it.key() + " = " +
+                  it.value().dump() + " but the config has " + b[it.key()].dump() +
+                  "; use the run's own config (" + "config.json in the run folder)");
+    }
+  }
+}
+
+}  // namespace ddpm

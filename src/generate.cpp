@@ -1,0 +1,55 @@
+#include "ddpm/generate.h"
+
+#include <c10/core/InferenceMode.h>
+
+#include "ddpm/error.h"
+
+namespace ddpm {
+
+torch::Tensor generate(UNet& model, const GaussianDiffusion& diffusion,
+                       const GenerateOptions& options) {
+  const auto& mc = model->config();
+  if (options.guidance > 0 && mc.num_classes == 0) {
+    throw Error("--guidance needs a class-conditional model (this one has model.num_classes = 0)");
+  }
+  if (options.class_label >= mc.num_classes && options.class_label >= 0) {
+    throw Error("class " + std::to_string(options.class_label) + " does not exist (the model has " +
+                std::to_string(mc.num_classes) + " classes)");
+  }
+  const torch::Device device = model->parameters().front().device();
+  const bool was_training = model->is_training();
+  model->eval();
+  c10::InferenceMode inference;
+  std::vector<torch::Tensor> results;
+  for (int64_t start = 0; start < options.n; start += options.batch) {
+    const int64_t B = std::min(options.batch, options.n - start);
+    std::vector<uint64_t> seeds;
+    for (int64_t i = 0; i < B; ++i) seeds.push_back(options.seed + static_cast<uint64_t>(start + i));
+    NoiseStream noise(seeds, {mc.in_channels, mc.image_size, mc.image_size}, device);
+    Denoiser denoiser;
+    if (mc.num_classes > 0) {
+      const int64_t label = options.class_label >= 0 ? options.class_label : model->null_class();
+      auto labels = torch::full({B}, label, torch::TensorOptions().dtype(torch::kLong).device(device));
+      denoiser = classifier_free_guidance(
+          [&model](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) {
+            return model->forward(x, t, y);
+          },
+          labels, model->null_class(), options.class_label >= 0 ? options.guidance : 0.0);
+    } else {
+      denoiser = [&model](const torch::Tensor& x, const torch::Tensor& t) {
+        return model->forward(x, t);
+      };
+    }
+    SamplerOptions sampler = options.sampler;
+    if (options.progress) {
+      sampler.progress = [&, start](int64_t done, int64_t total) {
+        options.progress(start, options.n, done, total);
+      };
+    }
+    results.push_back(run_sampler(diffusion, denoiser, noise, sampler).clamp(-1.0, 1.0));
+  }
+  if (was_training) model->train();
+  return torch::cat(results);
+}
+
+}  // namespace ddpm

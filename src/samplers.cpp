@@ -1,0 +1,113 @@
+#include "ddpm/samplers.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "ddpm/error.h"
+
+namespace ddpm {
+
+NoiseStream::NoiseStream(const std::vector<uint64_t>& seeds, std::vector<int64_t> image_shape,
+                         torch::Device device)
+    : shape_(std::move(image_shape)), device_(device) {
+  for (uint64_t seed : seeds) generators_.push_back(at::make_generator<at::CPUGeneratorImpl>(seed));
+}
+
+torch::Tensor NoiseStream::next() {
+  std::vector<torch::Tensor> draws;
+  draws.reserve(generators_.size());
+  for (auto& g : generators_) draws.push_back(torch::randn(shape_, g, torch::kFloat32));
+  return torch::stack(draws).to(device_, /*non_blocking=*/true);  // [B, C, H, W]
+}
+
+namespace {
+torch::Tensor timestep_batch(int64_t t, const torch::Tensor& like) {
+  return torch::full({like.size(0)}, t, torch::TensorOptions().dtype(torch::kLong).device(like.device()));
+}
+}  // namespace
+
+torch::Tensor sample_ddpm(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
+                          NoiseStream& noise, bool clip_denoised, const Progress& progress) {
+  const int64_t T = diffusion.timesteps();
+  auto x = noise.next();  // x_T ~ N(0, I)
+  for (int64_t t = T - 1; t >= 0; --t) {
+    auto tt = timestep_batch(t, x);
+    auto p = diffusion.p_mean_variance(denoiser(x, tt), x, tt, clip_denoised);
+    x = t > 0 ? p.mean + torch::exp(0.5 * p.log_variance) * noise.next() : p.mean;
+    if (progress) progress(T - t, T);
+  }
+  return x;
+}
+
+std::vector<int64_t> ddim_timesteps(int64_t T, int64_t steps, const std::string& spacing) {
+  if (steps < 1 || steps > T) {
+    throw Error("sampler steps = " + std::to_string(steps) + ": must be in [1, " +
+                std::to_string(T) + "] (the diffusion's timesteps)");
+  }
+  std::vector<int64_t> ts;
+  for (int64_t i = 0; i < steps; ++i) {
+    double frac = steps == 1 ? 1.0 : static_cast<double>(i) / static_cast<double>(steps - 1);
+    double t = spacing == "quadratic" ? frac * frac * (T - 1) : frac * (T - 1);
+    ts.push_back(static_cast<int64_t>(std::llround(t)));
+  }
+  if (spacing != "uniform" && spacing != "quadratic") {
+    throw Error("timestep spacing \"" + spacing + "\": expected uniform or quadratic");
+  }
+  ts.erase(std::unique(ts.begin(), ts.end()), ts.end());
+  return ts;
+}
+
+torch::Tensor sample_ddim(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
+                          NoiseStream& noise, int64_t steps, double eta, const std::string& spacing,
+                          bool clip_denoised, const Progress& progress) {
+  const auto ts = ddim_timesteps(diffusion.timesteps(), steps, spacing);
+  const auto& ab = diffusion.table64().alphas_cumprod;
+  auto x = noise.next();
+  const int64_t n = static_cast<int64_t>(ts.size());
+  for (int64_t i = n - 1; i >= 0; --i) {
+    const int64_t t = ts[i];
+    const double a_t = ab[t].item<double>();
+    const double a_prev = i > 0 ? ab[ts[i - 1]].item<double>() : 1.0;
+    auto tt = timestep_batch(t, x);
+    auto out = denoiser(x, tt).to(x.scalar_type());
+    auto x0 = diffusion.predict_x0(out, x, tt);
+    if (clip_denoised) x0 = x0.clamp(-1.0, 1.0);
+    auto eps = (x - std::sqrt(a_t) * x0) / std::sqrt(1.0 - a_t);
+    // σ_t(η) = η √((1 − ᾱ_prev)/(1 − ᾱ_t)) √(1 − ᾱ_t/ᾱ_prev)   (Song et al. 2021, eq. 16)
+    const double sigma =
+        eta * std::sqrt((1.0 - a_prev) / (1.0 - a_t)) * std::sqrt(std::max(0.0, 1.0 - a_t / a_prev));
+    x = std::sqrt(a_prev) * x0 + std::sqrt(std::max(0.0, 1.0 - a_prev - sigma * sigma)) * eps;
+    if (sigma > 0 && i > 0) x = x + sigma * noise.next();
+    if (progress) progress(n - i, n);
+  }
+  return x;
+}
+
+torch::Tensor run_sampler(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
+                          NoiseStream& noise, const SamplerOptions& options) {
+  if (options.sampler == "ddpm") {
+    return sample_ddpm(diffusion, denoiser, noise, options.clip_denoised, options.progress);
+  }
+  if (options.sampler == "ddim") {
+    return sample_ddim(diffusion, denoiser, noise, options.steps > 0 ? options.steps : 50,
+                       options.eta, options.spacing, options.clip_denoised, options.progress);
+  }
+  throw Error("sampler \"" + options.sampler + "\": expected ddpm or ddim");
+}
+
+Denoiser classifier_free_guidance(ConditionalDenoiser model, torch::Tensor labels,
+                                  int64_t null_class, double guidance) {
+  return [model = std::move(model), labels = std::move(labels), null_class, guidance](
+             const torch::Tensor& x, const torch::Tensor& t) {
+    if (guidance == 0.0) return model(x, t, labels);
+    const int64_t B = x.size(0);
+    auto both = model(torch::cat({x, x}), torch::cat({t, t}),
+                      torch::cat({labels, torch::full_like(labels, null_class)}));  // [2B, ...]
+    auto cond = both.slice(0, 0, B), uncond = both.slice(0, B);
+    return (1.0 + guidance) * cond - guidance * uncond;
+  };
+}
+
+}  // namespace ddpm

@@ -1,0 +1,312 @@
+#include "ddpm/trainer.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "ddpm/atomic_file.h"
+#include "ddpm/checkpoint.h"
+#include "ddpm/data.h"
+#include "ddpm/diffusion.h"
+#include "ddpm/ema.h"
+#include "ddpm/error.h"
+#include "ddpm/generate.h"
+#include "ddpm/image_io.h"
+#include "ddpm/runtime.h"
+#include "ddpm/unet.h"
+
+namespace ddpm {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<int> g_stop_signal{0};
+
+extern "C" void on_stop_signal(int signal) { g_stop_signal.store(signal); }
+
+// Installs SIGINT/SIGTERM handlers for the lifetime of the object; a second signal kills as usual.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_signal.store(0);
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~StopSignals() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  int received() const { return g_stop_signal.load(); }
+
+ private:
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
+};
+
+std::string format_duration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  int64_t s = static_cast<int64_t>(seconds + 0.5);
+  std::ostringstream os;
+  os << s / 3600 << ":" << std::setw(2) << std::setfill('0') << (s / 60) % 60 << ":"
+     << std::setw(2) << std::setfill('0') << s % 60;
+  return os.str();
+}
+
+void set_learning_rate(torch::optim::AdamW& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) {
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+  }
+}
+
+std::string snapshot_name(int64_t step) {
+  std::ostringstream os;
+  os << "ckpt_" << std::setw(7) << std::setfill('0') << step << ".pt";
+  return os.str();
+}
+
+void prune_snapshots(const fs::path& dir, int64_t keep) {
+  std::vector<fs::path> snapshots;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const auto name = e.path().filename().string();
+    if (name.rfind("ckpt_", 0) == 0 && e.path().extension() == ".pt") snapshots.push_back(e.path());
+  }
+  std::sort(snapshots.begin(), snapshots.end());
+  for (size_t i = 0; i + keep < snapshots.size(); ++i) fs::remove(snapshots[i]);
+}
+
+}  // namespace
+
+double learning_rate_at(const TrainConfig& train, int64_t step) {
+  if (train.warmup_steps <= 0) return train.lr;
+  return train.lr * std::min(1.0, static_cast<double>(step + 1) / train.warmup_steps);
+}
+
+TrainResult train(const Config& config, const TrainOptions& options, std::ostream& log) {
+  const auto& tc = config.train;
+  const fs::path dir = run_dir(config);
+  const fs::path last = dir / "last.pt";
+  std::error_code ec;
+
+  // Refuse to clobber, or find what to resume, before any expensive work.
+  std::string resume_path;
+  if (options.resume) {
+    resume_path = options.resume_from.empty() ? last.string() : options.resume_from;
+    if (!fs::exists(resume_path, ec)) {
+      throw Error(resume_path + ": no checkpoint to resume from; start a new run without --resume");
+    }
+  } else if (fs::exists(last, ec) || fs::exists(dir / "config.json", ec)) {
+    throw Error("run folder " + dir.string() + " already holds a run; continue it with --resume, "
+                "or choose another folder with --set train.run_dir=PATH");
+  }
+  fs::create_directories(dir, ec);
+  if (ec || access(dir.c_str(), W_OK) != 0) {
+    throw Error("run folder " + dir.string() + ": cannot create or write (" +
+                (ec ? ec.message() : std::string("permission denied")) + ")");
+  }
+
+  configure_threads(tc.threads);
+  const torch::Device device = pick_device(tc.device);
+  torch::manual_seed(static_cast<uint64_t>(tc.seed));
+
+  UNet model(config.model);
+  UNet shadow(config.model);
+  model->to(device);
+  shadow->to(device);
+  shadow->eval();
+  Ema ema(*model, shadow.ptr(),
+          EmaOptions{tc.ema_decay, tc.ema_start, tc.ema_every, tc.ema_warmup_power});
+  torch::optim::AdamW optimizer(model->parameters(),
+                                torch::optim::AdamWOptions(tc.lr)
+                                    .betas({tc.adam_beta1, tc.adam_beta2})
+                                    .eps(tc.adam_eps)
+                                    .weight_decay(tc.weight_decay));
+  GaussianDiffusion diffusion(config.diffusion);
+  diffusion.to(device);
+
+  DataOptions data_options{config.model.image_size, config.model.in_channels,
+                           config.model.num_classes > 0, config.data.disk_cache};
+  Dataset data = load_image_folder(config.data.path, data_options, log);
+  if (config.model.num_classes > 0 &&
+      static_cast<int64_t>(data.class_names.size()) != config.model.num_classes) {
+    throw Error("model.num_classes = " + std::to_string(config.model.num_classes) + " but " +
+                config.data.path + " has " + std::to_string(data.class_names.size()) +
+                " class subfolders; make them agree");
+  }
+
+  CheckpointMeta meta;
+  meta.config = config;
+  meta.class_names = data.class_names;
+  meta.data = DataPosition{0, 0, tc.seed};
+  if (options.resume) {
+    Checkpoint ckpt = Checkpoint::open(resume_path);
+    check_same_model(ckpt.meta().config, config, resume_path);
+    if (!ckpt.has("optimizer") || !ckpt.has("ema")) {
+      throw Error(resume_path + ": checkpoint has no training state (weights only); cannot resume");
+    }
+    if (ckpt.meta().class_names != data.class_names) {
+      throw Error(resume_path + ": the data folder's classes differ from the checkpoint's");
+    }
+    ckpt.load_module("model", *model, device);
+    ckpt.load_module("ema", *shadow, device);
+    ckpt.load_optimizer(optimizer, device);
+    ckpt.restore_rng();
+    meta.step = ckpt.meta().step;
+    meta.data = ckpt.meta().data;
+    meta.nonfinite_skipped = ckpt.meta().nonfinite_skipped;
+    ema.set_num_updates(ckpt.meta().ema_updates);
+    log << "resumed from " << resume_path << " at step " << meta.step << "\n";
+  }
+  {
+    const std::string text = config_to_string(config) + "\n";
+    write_file_atomically((dir / "config.json").string(), text.data(), text.size());
+  }
+
+  auto save = [&](const BatchSampler& sampler, bool snapshot) {
+    meta.data = sampler.position();
+    meta.ema_updates = ema.num_updates();
+    auto bytes = serialize_checkpoint(meta, {model.get(), shadow.get(), &optimizer, true});
+    write_file_atomically(last.string(), bytes.data(), bytes.size());
+    if (snapshot) {
+      write_file_atomically((dir / snapshot_name(meta.step)).string(), bytes.data(), bytes.size());
+      prune_snapshots(dir, tc.keep_snapshots);
+    }
+  };
+  auto preview = [&]() {
+    GenerateOptions g;
+    g.n = tc.preview_n;
+    g.batch = config.sample.batch;
+    g.seed = 0;
+    g.sampler.sampler = "ddim";
+    g.sampler.steps = std::min<int64_t>(50, diffusion.timesteps());
+    g.sampler.clip_denoised = config.sample.clip_denoised;
+    auto images = generate(shadow, diffusion, g);
+    fs::create_directories(dir / "previews");
+    std::ostringstream name;
+    name << "step_" << std::setw(7) << std::setfill('0') << meta.step << ".png";
+    const auto nrow = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(g.n))));
+    write_png((dir / "previews" / name.str()).string(), make_grid(images, nrow),
+              {{"ddpm:step", std::to_string(meta.step)}, {"ddpm:weights", "ema"}});
+  };
+
+  BatchSampler sampler(data, config.data.random_flip, meta.data);
+  StopSignals signals;
+  std::ofstream metrics(dir / "metrics.jsonl", std::ios::app);
+  const bool tty = isatty(STDERR_FILENO);
+  const int64_t images_per_step = tc.batch_size * tc.grad_accum;
+  log << "training " << config.name << ": " << count_parameters(*model) << " parameters, "
+      << data.size() << " images, batch " << images_per_step << ", on " << describe_device(device)
+      << ", run folder " << dir.string() << "\n";
+
+  TrainResult result;
+  using clock = std::chrono::steady_clock;
+  auto interval_start = clock::now();
+  const auto run_start = clock::now();
+  const int64_t start_step = meta.step;
+  double loss_sum = 0.0, grad_norm = 0.0;
+  int64_t loss_count = 0, consecutive_nonfinite = 0;
+  model->train();
+
+  while (meta.step < tc.steps && !signals.received()) {
+    const double lr = learning_rate_at(tc, meta.step);
+    set_learning_rate(optimizer, lr);
+    optimizer.zero_grad();
+    torch::Tensor step_loss = torch::zeros({}, torch::TensorOptions().device(device));
+    for (int64_t micro = 0; micro < tc.grad_accum; ++micro) {
+      auto batch = sampler.next(tc.batch_size);
+      auto x0 = batch.images.to(device);  // [B, C, H, W] in [-1, 1]
+      torch::Tensor labels;
+      if (config.model.num_classes > 0) {
+        labels = batch.labels.to(device);
+        // Label dropout for classifier-free guidance (Ho & Salimans 2022).
+        auto drop = torch::rand({tc.batch_size}, torch::TensorOptions().device(device)) < tc.p_uncond;
+        labels = torch::where(drop, torch::full_like(labels, model->null_class()), labels);
+      }
+      auto t = diffusion.sample_timesteps(tc.batch_size, device);
+      auto noise = torch::randn_like(x0);
+      auto out = model->forward(diffusion.q_sample(x0, t, noise), t, labels);
+      auto loss = diffusion.loss_per_example(out, x0, noise, t).mean() / tc.grad_accum;
+      loss.backward();
+      step_loss += loss.detach();
+    }
+    const double loss_value = step_loss.item<double>();
+    if (!std::isfinite(loss_value)) {
+      optimizer.zero_grad();
+      ++meta.nonfinite_skipped;
+      if (++consecutive_nonfinite >= tc.max_nonfinite) {
+        throw Error("the loss was not finite for " + std::to_string(consecutive_nonfinite) +
+                    " steps in a row at step " + std::to_string(meta.step) +
+                    "; lower train.lr or raise train.warmup_steps (last good checkpoint: " +
+                    last.string() + ")");
+      }
+      log << "warning: non-finite loss at step " << meta.step << ", step skipped ("
+          << meta.nonfinite_skipped << " so far)\n";
+      continue;
+    }
+    consecutive_nonfinite = 0;
+    grad_norm = torch::nn::utils::clip_grad_norm_(
+        model->parameters(), tc.grad_clip > 0 ? tc.grad_clip : std::numeric_limits<double>::max());
+    optimizer.step();
+    ++meta.step;
+    ema.update(*model, meta.step);
+    loss_sum += loss_value;
+    ++loss_count;
+
+    const bool done = meta.step >= tc.steps;
+    if (meta.step % tc.log_every == 0 || done) {
+      const double seconds = std::chrono::duration<double>(clock::now() - interval_start).count();
+      const double ips = loss_count * images_per_step / std::max(seconds, 1e-9);
+      const double total_seconds = std::chrono::duration<double>(clock::now() - run_start).count();
+      const double eta = total_seconds / static_cast<double>(meta.step - start_step) *
+                         static_cast<double>(tc.steps - meta.step);
+      result.last_loss = loss_sum / std::max<int64_t>(loss_count, 1);
+      nlohmann::json row = {{"step", meta.step},          {"loss", result.last_loss},
+                            {"lr", lr},                   {"grad_norm", grad_norm},
+                            {"images_per_sec", ips},      {"epoch", sampler.position().epoch},
+                            {"nonfinite_skipped", meta.nonfinite_skipped}};
+      metrics << row.dump() << "\n" << std::flush;
+      std::ostringstream line;
+      line << "step " << meta.step << "/" << tc.steps << " | loss " << std::setprecision(4)
+           << result.last_loss << " | lr " << std::setprecision(3) << lr << " | "
+           << std::fixed << std::setprecision(1) << ips << " img/s | ETA " << format_duration(eta);
+      if (tty && &log == &std::cerr) {
+        log << "\r" << line.str() << "\033[K" << (done ? "\n" : "") << std::flush;
+      } else {
+        log << line.str() << "\n" << std::flush;
+      }
+      loss_sum = 0.0;
+      loss_count = 0;
+      interval_start = clock::now();
+    }
+    const bool snapshot = tc.snapshot_every > 0 && meta.step % tc.snapshot_every == 0;
+    if (meta.step % tc.checkpoint_every == 0 || snapshot || done) save(sampler, snapshot);
+    if (tc.preview_every > 0 && (meta.step % tc.preview_every == 0 || done)) preview();
+  }
+
+  if (signals.received()) {
+    save(sampler, false);
+    if (tty) log << "\n";
+    log << "stopped by signal " << signals.received() << " at step " << meta.step
+        << "; checkpoint saved to " << last.string() << " (continue with --resume)\n";
+    result.interrupted = true;
+  } else if (meta.step == start_step) {
+    save(sampler, false);  // nothing to train (steps already reached): still leave a checkpoint
+  }
+  result.step = meta.step;
+  result.checkpoint = last.string();
+  return result;
+}
+
+}  // namespace ddpm
