@@ -90,9 +90,10 @@ Image resize_center_crop(const Image& src, int size) {
   Image resized = src;
   if (w != src.width || h != src.height) {
     resized = Image{w, h, src.channels, std::vector<uint8_t>(static_cast<size_t>(w) * h * src.channels)};
-    // stb picks a filter with proper support for downsampling (Mitchell) and upsampling (Catmull-Rom).
-    if (!stbir_resize_uint8_srgb(src.pixels.data(), src.width, src.height, 0, resized.pixels.data(),
-                                 w, h, 0, src.channels, STBIR_ALPHA_CHANNEL_NONE, 0)) {
+    // stb picks a filter with proper support for downsampling (Mitchell, antialiased) and upsampling
+    // (Catmull-Rom); values are filtered as stored, like PIL and torchvision.
+    if (!stbir_resize_uint8(src.pixels.data(), src.width, src.height, 0, resized.pixels.data(), w, h,
+                            0, src.channels)) {
       throw Error("image resize failed");
     }
   }

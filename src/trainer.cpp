@@ -77,6 +77,17 @@ std::string snapshot_name(int64_t step) {
   return os.str();
 }
 
+// Temporary files of writers that were killed mid-write (".last.pt.tmp.<pid>"): never valid data.
+void remove_stale_temporaries(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const auto name = e.path().filename().string();
+    if (name.size() > 1 && name[0] == '.' && name.find(".tmp.") != std::string::npos) {
+      fs::remove(e.path(), ec);
+    }
+  }
+}
+
 void prune_snapshots(const fs::path& dir, int64_t keep) {
   std::vector<fs::path> snapshots;
   for (const auto& e : fs::directory_iterator(dir)) {
@@ -117,6 +128,7 @@ TrainResult train(const Config& config, const TrainOptions& options, std::ostrea
                 (ec ? ec.message() : std::string("permission denied")) + ")");
   }
 
+  remove_stale_temporaries(dir);
   configure_threads(tc.threads);
   const torch::Device device = pick_device(tc.device);
   torch::manual_seed(static_cast<uint64_t>(tc.seed));

@@ -51,3 +51,38 @@ CommandResult run_ddpm(const std::string& args, const std::string& cwd) {
 }
 
 }  // namespace ddpm::test
+
+#include "ddpm/emoji.h"
+
+namespace ddpm::test {
+
+void make_emoji_folder(const std::string& dir, int64_t n) { extract_emoji(kEmojiFontPath, dir, n); }
+
+std::string tiny_train_args(const std::string& run, const std::string& data,
+                            const std::string& extra) {
+  return "train --config configs/tiny.json --set train.run_dir='" + run + "' --set data.path='" +
+         data + "' " + extra;
+}
+
+}  // namespace ddpm::test
+
+namespace ddpm::test {
+
+pid_t spawn_ddpm(const std::string& args, const std::string& log_path, const std::string& cwd) {
+  const std::string command = "cd '" + cwd + "' && exec '" + DDPM_BINARY + "' " + args + " >'" +
+                              log_path + "' 2>&1";
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace ddpm::test

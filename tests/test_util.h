@@ -33,3 +33,26 @@ std::string read_file(const std::string& path);
 std::string source_path(const std::string& relative);
 
 }  // namespace ddpm::test
+
+namespace ddpm::test {
+
+// Extracts the first `n` emoji glyphs into `dir` (the built-in data set, small).
+void make_emoji_folder(const std::string& dir, int64_t n);
+
+// `ddpm train` flags that point configs/tiny.json at `run` and `data`, with extra --set overrides.
+std::string tiny_train_args(const std::string& run, const std::string& data,
+                            const std::string& extra = "");
+
+}  // namespace ddpm::test
+
+#include <sys/types.h>
+
+namespace ddpm::test {
+
+// Starts `ddpm <args>` in the background (stdout+stderr to log_path); returns its pid.
+pid_t spawn_ddpm(const std::string& args, const std::string& log_path,
+                 const std::string& cwd = DDPM_SOURCE_DIR);
+// Waits for the process; returns its exit code, or 128 + signal.
+int wait_exit(pid_t pid);
+
+}  // namespace ddpm::test

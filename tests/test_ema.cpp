@@ -1,0 +1,67 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "ddpm/ema.h"
+#include "ddpm/trainer.h"
+
+namespace ddpm {
+namespace {
+
+struct Tiny : torch::nn::Module {
+  Tiny() { w = register_parameter("w", torch::zeros({3})); }
+  torch::Tensor w;
+};
+
+TEST(Ema, FollowsTheClosedFormForAConstantTarget) {
+  auto model = std::make_shared<Tiny>();
+  auto shadow = std::make_shared<Tiny>();
+  Ema ema(*model, shadow, {0.9, 0, 1, 0});  // starts as a copy: shadow = 0
+  {
+    torch::NoGradGuard g;
+    model->w.fill_(1.0);
+  }
+  for (int step = 1; step <= 10; ++step) ema.update(*model, step);
+  // s_n = θ + d^n (s_0 − θ) = 1 − 0.9^10
+  EXPECT_NEAR(shadow->w[0].item<double>(), 1.0 - std::pow(0.9, 10), 1e-6);
+  EXPECT_EQ(ema.num_updates(), 10);
+}
+
+TEST(Ema, StartStepEveryAndWarmup) {
+  auto model = std::make_shared<Tiny>();
+  auto shadow = std::make_shared<Tiny>();
+  Ema ema(*model, shadow, {0.5, 5, 2, 0});
+  {
+    torch::NoGradGuard g;
+    model->w.fill_(4.0);
+  }
+  ema.update(*model, 3);  // before start: copies
+  EXPECT_EQ(shadow->w[0].item<double>(), 4.0);
+  {
+    torch::NoGradGuard g;
+    model->w.fill_(0.0);
+  }
+  ema.update(*model, 5);  // odd step with every = 2: no update
+  EXPECT_EQ(shadow->w[0].item<double>(), 4.0);
+  ema.update(*model, 6);
+  EXPECT_DOUBLE_EQ(shadow->w[0].item<double>(), 2.0);
+  Ema warm(*model, std::make_shared<Tiny>(), {0.9999, 0, 1, 0.75});
+  EXPECT_NEAR(warm.decay_for_update(0), 0.0, 1e-12);
+  EXPECT_NEAR(warm.decay_for_update(10), 1 - std::pow(11.0, -0.75), 1e-12);
+  EXPECT_DOUBLE_EQ(warm.decay_for_update(100000000), 0.9999);
+}
+
+TEST(Trainer, LinearWarmup) {
+  TrainConfig t;
+  t.lr = 2e-4;
+  t.warmup_steps = 5000;
+  EXPECT_DOUBLE_EQ(learning_rate_at(t, 0), 2e-4 / 5000);
+  EXPECT_DOUBLE_EQ(learning_rate_at(t, 2499), 1e-4);
+  EXPECT_DOUBLE_EQ(learning_rate_at(t, 4999), 2e-4);
+  EXPECT_DOUBLE_EQ(learning_rate_at(t, 100000), 2e-4);
+  t.warmup_steps = 0;
+  EXPECT_DOUBLE_EQ(learning_rate_at(t, 0), 2e-4);
+}
+
+}  // namespace
+}  // namespace ddpm
