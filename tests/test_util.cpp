@@ -3,11 +3,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <ATen/Parallel.h>
+
 #include <fstream>
 #include <random>
 #include <sstream>
 
 namespace ddpm::test {
+
+namespace {
+// The test processes themselves also use one thread (see tiny_train_args).
+const bool single_threaded = [] {
+  at::set_num_threads(1);
+  return true;
+}();
+}  // namespace
 
 TempDir::TempDir() {
   std::random_device rd;
@@ -60,8 +70,10 @@ void make_emoji_folder(const std::string& dir, int64_t n) { extract_emoji(kEmoji
 
 std::string tiny_train_args(const std::string& run, const std::string& data,
                             const std::string& extra) {
-  return "train --config configs/tiny.json --set train.run_dir='" + run + "' --set data.path='" +
-         data + "' " + extra;
+  // One thread per process: ctest runs tests in parallel, and oversubscribed cores slow LibTorch's
+  // thread pools down many times over.
+  return "train --config configs/tiny.json --set train.threads=1 --set train.run_dir='" + run +
+         "' --set data.path='" + data + "' " + extra;
 }
 
 }  // namespace ddpm::test

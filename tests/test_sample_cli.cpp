@@ -1,0 +1,166 @@
+// End-to-end tests of `ddpm sample` and `ddpm info --ckpt` on checkpoints trained by the real binary.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "ddpm/checkpoint.h"
+#include "ddpm/image_io.h"
+#include "test_util.h"
+
+namespace ddpm {
+namespace {
+
+namespace fs = std::filesystem;
+using test::run_ddpm;
+
+class SampleTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    test::make_emoji_folder(dir_ / "emoji", 32);
+    auto r = run_ddpm(test::tiny_train_args(dir_ / "run", dir_ / "emoji",
+                                            "--set train.steps=5 --set train.batch_size=4"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    ckpt_ = dir_ / "run/last.pt";
+  }
+  std::string sample(const std::string& extra) {
+    return "sample --threads 1 --ckpt '" + ckpt_ + "' " + extra;
+  }
+  test::TempDir dir_;
+  std::string ckpt_;
+};
+
+TEST_F(SampleTest, WritesAnEightByEightGridWithParametersInPngText) {
+  auto r = run_ddpm(sample("--n 64 --sampler ddim --steps 5 --seed 3 --out '" + (dir_ / "g.png") +
+                           "' --individual '" + (dir_ / "each") + "'"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Image grid = decode_image_file(dir_ / "g.png");
+  // tiny.json: 16 px images, 8 per row, 2 px padding → 8·18 + 2 = 146.
+  EXPECT_EQ(grid.width, 146);
+  EXPECT_EQ(grid.height, 146);
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(dir_.path() / "each")) files += e.path().extension() == ".png";
+  EXPECT_EQ(files, 64);
+  EXPECT_EQ(decode_image_file(dir_ / "each/sample_00063.png").width, 16);
+  auto text = read_png_text(dir_ / "g.png");
+  auto value = [&](const std::string& key) {
+    for (const auto& [k, v] : text) if (k == key) return v;
+    return std::string("<missing>");
+  };
+  EXPECT_EQ(value("ddpm:step"), "5");
+  EXPECT_EQ(value("ddpm:sampler"), "ddim");
+  EXPECT_EQ(value("ddpm:steps"), "5");
+  EXPECT_EQ(value("ddpm:seed"), "3");
+  EXPECT_EQ(value("ddpm:checkpoint"), ckpt_);
+  EXPECT_EQ(value("ddpm:guidance"), "0.000000");
+  EXPECT_NE(r.err.find("img/s"), std::string::npos);  // progress line
+}
+
+TEST_F(SampleTest, SameSeedGivesIdenticalPngsWhateverTheBatch) {
+  for (const char* sampler : {"--sampler ddpm", "--sampler ddim --steps 10 --eta 1"}) {
+    std::string first;
+    for (int batch : {1, 7, 64}) {
+      const std::string out = dir_ / ("b" + std::to_string(batch) + ".png");
+      auto r = run_ddpm(sample(std::string(sampler) + " --n 9 --seed 11 --batch " +
+                               std::to_string(batch) + " --out '" + out + "'"));
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      std::string bytes = test::read_file(out);
+      if (first.empty()) first = bytes;
+      EXPECT_EQ(bytes, first) << sampler << " batch " << batch;
+    }
+    auto other = run_ddpm(sample(std::string(sampler) + " --n 9 --seed 12 --out '" +
+                                 (dir_ / "other.png") + "'"));
+    EXPECT_NE(test::read_file(dir_ / "other.png"), first) << "a different seed, different images";
+  }
+}
+
+TEST_F(SampleTest, RawAndEmaWeightsDiffer) {
+  ASSERT_EQ(run_ddpm(sample("--n 4 --sampler ddim --steps 5 --out '" + (dir_ / "ema.png") + "'")).exit_code, 0);
+  ASSERT_EQ(run_ddpm(sample("--raw --n 4 --sampler ddim --steps 5 --out '" + (dir_ / "raw.png") + "'")).exit_code, 0);
+  EXPECT_NE(test::read_file(dir_ / "ema.png"), test::read_file(dir_ / "raw.png"));
+}
+
+TEST_F(SampleTest, InfoDescribesTheCheckpoint) {
+  auto r = run_ddpm("info --ckpt '" + ckpt_ + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("step: 5"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("parameters: 177427"), std::string::npos);
+  EXPECT_NE(r.out.find("ema: decay 0.99"), std::string::npos);
+  EXPECT_NE(r.out.find("data position: epoch 0, index 20"), std::string::npos);
+  EXPECT_NE(r.out.find("\"base_channels\": 16"), std::string::npos);
+}
+
+TEST_F(SampleTest, BadCheckpointsAndArgumentsGiveOneClearLine) {
+  const std::string bytes = test::read_file(ckpt_);
+  test::write_file(dir_ / "truncated.pt", bytes.substr(0, bytes.size() / 2));
+  test::write_file(dir_ / "zero.pt", "");
+  test::write_file(dir_ / "other.pt", "PK\x03\x04 something else entirely");
+  std::string newer = bytes;
+  newer[8] = 99;  // format version field
+  test::write_file(dir_ / "newer.pt", newer);
+  std::string flipped = bytes;
+  flipped[flipped.size() / 2] ^= 0x55;
+  test::write_file(dir_ / "corrupt.pt", flipped);
+  struct Case {
+    std::string args, message;
+  };
+  const std::vector<Case> cases = {
+      {"sample --ckpt '" + (dir_ / "missing.pt") + "'", "checkpoint not found"},
+      {"sample --ckpt '" + (dir_ / "truncated.pt") + "'", "checkpoint is truncated"},
+      {"sample --ckpt '" + (dir_ / "zero.pt") + "'", "checkpoint is empty (0 bytes)"},
+      {"sample --ckpt '" + (dir_ / "other.pt") + "'", "not a ddpm checkpoint"},
+      {"sample --ckpt '" + (dir_ / "newer.pt") + "'", "format version 99 is newer"},
+      {"sample --ckpt '" + (dir_ / "corrupt.pt") + "'", "checksum mismatch"},
+      {sample("--n 0"), "--num 0: must be at least 1"},
+      {sample("--steps -3 --sampler ddim"), "--steps -3: must be at least 1"},
+      {sample("--sampler ddim --steps 5000"), "--steps 5000: at most 100"},
+      {sample("--guidance 2"), "--guidance needs a class-conditional model"},
+      {sample("--class cat"), "this model is unconditional"},
+      {sample("--sampler euler"), "--sampler euler: expected ddpm or ddim"},
+      {sample("--out /nonexistent/dir/x.png"), "does not exist or is not writable"},
+  };
+  for (const auto& c : cases) {
+    auto r = run_ddpm(c.args);
+    EXPECT_EQ(r.exit_code, 1) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << "\n" << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(r.err.rfind("ddpm: error: ", 0), 0u) << r.err;
+  }
+}
+
+TEST(ClassConditional, TrainsWithLabelDropoutAndSamplesAClassWithGuidance) {
+  test::TempDir dir;
+  test::make_emoji_folder(dir / "all", 24);
+  fs::create_directories(dir / "classes/animals");
+  fs::create_directories(dir / "classes/faces");
+  int i = 0;
+  for (const auto& e : fs::directory_iterator(dir.path() / "all")) {
+    fs::rename(e.path(), dir.path() / "classes" / (i++ % 2 ? "faces" : "animals") / e.path().filename());
+  }
+  auto r = run_ddpm(test::tiny_train_args(dir / "run", dir / "classes",
+                                          "--set train.steps=4 --set train.batch_size=4 "
+                                          "--set model.num_classes=2 --set train.p_uncond=0.5"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string ckpt = dir / "run/last.pt";
+  EXPECT_EQ(Checkpoint::open(ckpt).meta().class_names,
+            (std::vector<std::string>{"animals", "faces"}));
+  const std::string base = "sample --threads 1 --ckpt '" + ckpt + "' --n 4 --sampler ddim --steps 4 ";
+  auto by_name = run_ddpm(base + "--class faces --guidance 3 --out '" + (dir / "a.png") + "'");
+  ASSERT_EQ(by_name.exit_code, 0) << by_name.err;
+  auto by_index = run_ddpm(base + "--class 1 --guidance 3 --out '" + (dir / "b.png") + "'");
+  ASSERT_EQ(by_index.exit_code, 0) << by_index.err;
+  EXPECT_EQ(test::read_file(dir / "a.png"), test::read_file(dir / "b.png"));
+  auto missing = run_ddpm(base + "--class dogs");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("--class dogs: no such class (indices 0..1; names: animals, faces)"),
+            std::string::npos)
+      << missing.err;
+  // A class count that disagrees with the data folder is refused.
+  auto wrong = run_ddpm(test::tiny_train_args(dir / "run2", dir / "classes",
+                                              "--set train.steps=1 --set model.num_classes=3"));
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_NE(wrong.err.find("has 2 class subfolders"), std::string::npos) << wrong.err;
+}
+
+}  // namespace
+}  // namespace ddpm

@@ -1,0 +1,198 @@
+// Sampler tests against oracle denoisers: for Gaussian and two-point data the optimal ε-predictor is
+// known in closed form, so a correct sampler must reproduce the data distribution.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "ddpm/samplers.h"
+
+namespace ddpm {
+namespace {
+
+// 8 images of 50×50 independent pixels: N = 20000 draws per statistic.
+constexpr int64_t kImages = 8, kSide = 50;
+constexpr double kN = kImages * kSide * kSide;
+
+DiffusionConfig linear_config() { return DiffusionConfig{}; }  // T = 1000, β 1e-4 → 0.02
+
+torch::Tensor alpha_bar(const GaussianDiffusion& d, const torch::Tensor& t, const torch::Tensor& x) {
+  return d.table().alphas_cumprod.index_select(0, t).view({-1, 1, 1, 1}).to(x.scalar_type());
+}
+
+// ε*(x_t, t) = √(1−ᾱ)(x_t − √ᾱ μ)/(ᾱ s² + 1 − ᾱ) for data N(μ, s²).
+Denoiser gaussian_oracle(const GaussianDiffusion& d, double mu, double s) {
+  return [&d, mu, s](const torch::Tensor& x, const torch::Tensor& t) {
+    auto ab = alpha_bar(d, t, x);
+    return torch::sqrt(1 - ab) * (x - torch::sqrt(ab) * mu) / (ab * s * s + 1 - ab);
+  };
+}
+
+// Optimal ε for a mixture of Gaussians N(m_i, s²) (s = 0: point masses) with weights π_i:
+// E[x0 | x_t] from each component's posterior mean, weighted by its responsibility.
+torch::Tensor mixture_eps(const GaussianDiffusion& d, const torch::Tensor& x, const torch::Tensor& t,
+                          const std::vector<double>& means, const std::vector<double>& weights,
+                          double s) {
+  auto ab = alpha_bar(d, t, x);
+  auto var = ab * s * s + 1 - ab;  // marginal variance of x_t given the component
+  std::vector<torch::Tensor> logits, posterior_means;
+  for (size_t i = 0; i < means.size(); ++i) {
+    auto diff = x - torch::sqrt(ab) * means[i];
+    logits.push_back(std::log(weights[i]) - diff * diff / (2 * var));
+    posterior_means.push_back(means[i] + torch::sqrt(ab) * s * s * diff / var);
+  }
+  auto resp = torch::softmax(torch::stack(logits), 0);
+  auto x0 = (resp * torch::stack(posterior_means)).sum(0);
+  return (x - torch::sqrt(ab) * x0) / torch::sqrt(1 - ab);
+}
+
+NoiseStream make_noise(uint64_t seed) {
+  std::vector<uint64_t> seeds;
+  for (int64_t i = 0; i < kImages; ++i) seeds.push_back(seed + i);
+  return NoiseStream(seeds, {1, kSide, kSide}, torch::kCPU);
+}
+
+// Tolerances: sampling error of the mean is s/√N and of the standard deviation s/√(2N); we allow five
+// standard errors plus a small discretisation allowance (0.005 in data units) for the finite number of
+// sampler steps.
+void expect_gaussian(const torch::Tensor& samples, double mu, double s) {
+  const double mean = samples.mean().item<double>(), sd = samples.std().item<double>();
+  EXPECT_NEAR(mean, mu, 5 * s / std::sqrt(kN) + 0.005);
+  EXPECT_NEAR(sd, s, 5 * s / std::sqrt(2 * kN) + 0.005);
+}
+
+TEST(Samplers, AncestralDdpmWithTheGaussianOracleReproducesTheData) {
+  GaussianDiffusion d(linear_config());
+  auto noise = make_noise(1);
+  auto x = sample_ddpm(d, gaussian_oracle(d, 0.3, 0.2), noise, /*clip=*/false);
+  expect_gaussian(x, 0.3, 0.2);
+}
+
+TEST(Samplers, AncestralDdpmWithLargeVarianceAlsoReproducesTheData) {
+  DiffusionConfig c = linear_config();
+  c.variance = "fixed_large";
+  GaussianDiffusion d(c);
+  auto noise = make_noise(2);
+  auto x = sample_ddpm(d, gaussian_oracle(d, -0.2, 0.3), noise, false);
+  // β_t > β̃_t adds a little extra variance at the end; the original DDPM accepts this bias.
+  EXPECT_NEAR(x.mean().item<double>(), -0.2, 5 * 0.3 / std::sqrt(kN) + 0.005);
+  EXPECT_NEAR(x.std().item<double>(), 0.3, 0.03);
+}
+
+// For Gaussian data one deterministic DDIM step maps the deviation u = x_t − √ᾱ_t μ linearly:
+// u_prev = k u with k = (√(ᾱ_prev ᾱ_t) s² + √((1−ᾱ_prev)(1−ᾱ_t))) / (ᾱ_t s² + 1 − ᾱ_t), which is at most
+// the exact ratio √(v_prev/v_t) (Cauchy–Schwarz): DDIM with few steps under-disperses. This computes
+// the standard deviation the sampler must produce from x_T ~ N(0, 1), in float64.
+double ddim_expected_sd(const GaussianDiffusion& d, const std::vector<int64_t>& ts, double s) {
+  double sd = 1.0;
+  for (int64_t i = static_cast<int64_t>(ts.size()) - 1; i >= 0; --i) {
+    const double at = d.table64().alphas_cumprod[ts[i]].item<double>();
+    const double ap = i > 0 ? d.table64().alphas_cumprod[ts[i - 1]].item<double>() : 1.0;
+    sd *= (std::sqrt(ap * at) * s * s + std::sqrt((1 - ap) * (1 - at))) / (at * s * s + 1 - at);
+  }
+  return sd;
+}
+
+TEST(Samplers, Ddim50StepsWithTheGaussianOracleReproducesTheData) {
+  GaussianDiffusion d(linear_config());
+  const double mu = 0.3, s = 0.2;
+  for (const char* spacing : {"uniform", "quadratic"}) {
+    auto noise = make_noise(3);
+    auto x = sample_ddim(d, gaussian_oracle(d, mu, s), noise, 50, 0.0, spacing, false);
+    const double expected_sd = ddim_expected_sd(d, ddim_timesteps(1000, 50, spacing), s);
+    // The exact DDIM prediction, within five standard errors of the sample statistics.
+    EXPECT_NEAR(x.mean().item<double>(), mu, 5 * s / std::sqrt(kN) + 1e-3) << spacing;
+    EXPECT_NEAR(x.std().item<double>(), expected_sd, 5 * s / std::sqrt(2 * kN)) << spacing;
+    // And the data's own s within the discretisation error of 50 steps (12% uniform, 5% quadratic).
+    EXPECT_NEAR(x.std().item<double>(), s, std::string(spacing) == "uniform" ? 0.13 * s : 0.05 * s);
+  }
+  // With all 1000 steps DDIM is the probability-flow ODE solved finely: s within 1%.
+  auto noise = make_noise(3);
+  auto x = sample_ddim(d, gaussian_oracle(d, mu, s), noise, 1000, 0.0, "uniform", false);
+  expect_gaussian(x, mu, s);
+}
+
+TEST(Samplers, TwoPointMixtureModesAppearInTheRightProportions) {
+  GaussianDiffusion d(linear_config());
+  const std::vector<double> means = {-0.6, 0.6}, weights = {0.3, 0.7};
+  Denoiser oracle = [&](const torch::Tensor& x, const torch::Tensor& t) {
+    return mixture_eps(d, x, t, means, weights, 0.0);
+  };
+  // Proportion of the +0.6 mode: binomial standard error √(p(1−p)/N); five of them.
+  const double tolerance = 5 * std::sqrt(0.3 * 0.7 / kN);
+  for (const char* sampler : {"ddpm", "ddim"}) {
+    auto noise = make_noise(4);
+    auto x = std::string(sampler) == "ddpm"
+                 ? sample_ddpm(d, oracle, noise, true)
+                 : sample_ddim(d, oracle, noise, 50, 0.0, "uniform", true);
+    const double positive = (x > 0).to(torch::kFloat64).mean().item<double>();
+    EXPECT_NEAR(positive, 0.7, tolerance) << sampler;
+    // Every sample lands on a mode.
+    auto distance = torch::min((x - 0.6).abs(), (x + 0.6).abs());
+    EXPECT_LT(distance.mean().item<double>(), 0.02) << sampler;
+  }
+}
+
+TEST(Samplers, DdimTimestepsAreEvenlySpacedAndUnique) {
+  EXPECT_EQ(ddim_timesteps(1000, 5, "uniform"), (std::vector<int64_t>{0, 250, 500, 749, 999}));
+  auto q = ddim_timesteps(1000, 10, "quadratic");
+  EXPECT_EQ(q.front(), 0);
+  EXPECT_EQ(q.back(), 999);
+  EXPECT_LT(q[1] - q[0], q[9] - q[8]);
+  EXPECT_EQ(ddim_timesteps(10, 10, "uniform").size(), 10u);
+  EXPECT_THROW(ddim_timesteps(10, 11, "uniform"), std::exception);
+}
+
+TEST(Samplers, NoiseDependsOnlyOnEachImagesSeed) {
+  NoiseStream all({5, 6, 7}, {1, 2, 2}, torch::kCPU);
+  NoiseStream one({6}, {1, 2, 2}, torch::kCPU);
+  for (int step = 0; step < 3; ++step) {
+    auto a = all.next();
+    auto b = one.next();
+    EXPECT_TRUE(torch::equal(a[1], b[0]));
+    EXPECT_FALSE(torch::equal(a[0], a[1]));
+  }
+}
+
+// Two classes N(∓0.5, 0.2²); the unconditional model is their 50/50 mixture. Label 2 = null class.
+class GuidanceTest : public ::testing::Test {
+ protected:
+  GuidanceTest() : d_(linear_config()) {}
+  torch::Tensor sample_class1(double w, uint64_t seed) {
+    ConditionalDenoiser model = [this](const torch::Tensor& x, const torch::Tensor& t,
+                                       const torch::Tensor& y) {
+      auto cond0 = mixture_eps(d_, x, t, {-0.5}, {1.0}, 0.2);
+      auto cond1 = mixture_eps(d_, x, t, {0.5}, {1.0}, 0.2);
+      auto uncond = mixture_eps(d_, x, t, {-0.5, 0.5}, {0.5, 0.5}, 0.2);
+      auto label = y.view({-1, 1, 1, 1});
+      return torch::where(label == 0, cond0, torch::where(label == 1, cond1, uncond));
+    };
+    auto labels = torch::ones({kImages}, torch::kLong);
+    auto noise = make_noise(seed);
+    return sample_ddim(d_, classifier_free_guidance(model, labels, 2, w), noise, 50, 0.0,
+                       "uniform", false);
+  }
+  GaussianDiffusion d_;
+};
+
+TEST_F(GuidanceTest, ZeroGuidanceIsTheConditionalSampler) {
+  auto guided = sample_class1(0.0, 9);
+  auto noise = make_noise(9);
+  auto plain = sample_ddim(d_, gaussian_oracle(d_, 0.5, 0.2), noise, 50, 0.0, "uniform", false);
+  EXPECT_TRUE(torch::allclose(guided, plain, 1e-4, 1e-4));
+  EXPECT_NEAR(guided.mean().item<double>(), 0.5, 5 * 0.2 / std::sqrt(kN) + 1e-3);
+}
+
+TEST_F(GuidanceTest, LargerGuidancePushesSamplesTowardTheClass) {
+  const double m0 = sample_class1(0.0, 11).mean().item<double>();
+  const double m1 = sample_class1(1.0, 11).mean().item<double>();
+  const double m4 = sample_class1(4.0, 11).mean().item<double>();
+  // Sampling error of each mean is about 0.2/√N ≈ 0.0014; the shifts are far larger.
+  EXPECT_GT(m1, m0 + 0.02);
+  EXPECT_GT(m4, m1 + 0.02);
+  auto wrong_side = (sample_class1(4.0, 11) < 0).to(torch::kFloat64).mean().item<double>();
+  auto wrong_side0 = (sample_class1(0.0, 11) < 0).to(torch::kFloat64).mean().item<double>();
+  EXPECT_LE(wrong_side, wrong_side0);
+}
+
+}  // namespace
+}  // namespace ddpm
