@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything ddpm needs from Debian's archive (idempotent) and builds it in Release into build/.
-# Usage: scripts/setup.sh [--no-build]
+# Usage: scripts/setup.sh [--no-build | --target NAME]   (default: build everything, tests included)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +19,8 @@ if ((${#missing[@]})); then
 fi
 
 [ "${1:-}" = "--no-build" ] && exit 0
+target=()
+[ "${1:-}" = "--target" ] && target=(--target "$2")
 
-jobs=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
-cmake --build build -j "$jobs"
+cmake --build build -j "$(nproc)" "${target[@]}"
