@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "ddpm/checkpoint.h"
+#include "ddpm/compat.h"
 #include "ddpm/error.h"
 #include "ddpm/unet.h"
 #include "test_util.h"
@@ -38,7 +39,7 @@ std::vector<torch::Tensor> optimizer_state(const Checkpoint& ckpt) {
   std::vector<torch::Tensor> out;
   for (const auto& p : model->parameters()) {
     auto& state = static_cast<torch::optim::AdamWParamState&>(
-        *opt.state().at(c10::guts::to_string(p.unsafeGetTensorImpl())));
+        *opt.state().at(compat::optimizer_state_key(p)));
     out.push_back(state.exp_avg());
     out.push_back(state.exp_avg_sq());
     out.push_back(torch::tensor(state.step()));

@@ -25,6 +25,11 @@ inline torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, c
 #endif
 }
 
+// The key under which LibTorch's optimizers keep a parameter's state (tests inspect it).
+inline std::string optimizer_state_key(const torch::Tensor& parameter) {
+  return c10::guts::to_string(parameter.unsafeGetTensorImpl());
+}
+
 inline std::string version_string() {
   return std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
          std::to_string(TORCH_VERSION_PATCH);
