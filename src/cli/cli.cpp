@@ -21,6 +21,8 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"train", "train a model from a JSON config, or resume a run", command_train},
       {"sample", "draw images from a checkpoint's EMA weights into a PNG grid", command_sample},
+      {"eval", "negative log-likelihood in bits/dim (variational bound) on held-out images",
+       command_eval},
       {"data", "prepare the built-in emoji data set as an image folder", command_data},
       {"info", "print a config's resolved settings and parameter count, or a checkpoint's contents",
        command_info},
