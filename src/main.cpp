@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   try {
     return ddpm::run_cli(argc, argv);
   } catch (const ddpm::Error& e) {
-    std::cerr << "ddpm: error: " << e.what() << "\n";
+    std::cerr << "ddpm: error: " << first_line(e.what()) << "\n";
   } catch (const c10::Error& e) {
     std::cerr << "ddpm: error: " << first_line(e.what_without_backtrace()) << "\n";
   } catch (const std::bad_alloc&) {

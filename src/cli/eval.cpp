@@ -15,7 +15,10 @@
 #include "ddpm/commands.h"
 #include "ddpm/data.h"
 #include "ddpm/error.h"
+#include "ddpm/features.h"
+#include "ddpm/generate.h"
 #include "ddpm/likelihood.h"
+#include "ddpm/metrics.h"
 #include "ddpm/runtime.h"
 #include "ddpm/unet.h"
 
@@ -35,13 +38,34 @@ int command_eval(int argc, char** argv) {
       "batch", "images per forward pass", cxxopts::value<int64_t>()->default_value("64"))(
       "seed", "seed of the x_t draws", cxxopts::value<uint64_t>()->default_value("0"))(
       "raw", "evaluate the raw training weights instead of the EMA weights")(
+      "fid", "FID and KID of generated samples against --data (needs --features)")(
+      "features", "TorchScript feature network for FID/KID (e.g. Inception-v3 inception-2015-12-05.pt)",
+      cxxopts::value<std::string>())(
+      "features-size", "resize images to this square size for the feature network (0 = as they are)",
+      cxxopts::value<int64_t>()->default_value("299"))(
+      "num", "FID: number of generated samples (also --n)",
+      cxxopts::value<int64_t>()->default_value("10000"))(
+      "sampler", "FID: ddpm or ddim", cxxopts::value<std::string>()->default_value("ddim"))(
+      "steps", "FID: ddim steps", cxxopts::value<int64_t>()->default_value("100"))(
+      "ref-stats", "FID: reference statistics file; read if it exists, else computed from --data and "
+      "written", cxxopts::value<std::string>())(
       "report", "JSON report path (default: eval.json beside the checkpoint)",
       cxxopts::value<std::string>())(
       "device", "auto, cpu, cuda or cuda:N", cxxopts::value<std::string>()->default_value("auto"))(
       "threads", "CPU threads (0 = all cores)", cxxopts::value<int64_t>()->default_value("0"));
+  ArgList arg_list(argc, argv);
+  arg_list.alias("--n", "--num");
   cxxopts::ParseResult args;
-  if (!parse_options(options, argc, argv, args)) return 0;
+  if (!parse_options(options, arg_list.argc(), arg_list.argv(), args)) return 0;
   if (!args.count("ckpt")) throw UsageError("give --ckpt FILE", options.help());
+  const bool want_fid = args.count("fid") > 0;
+  const bool want_nll = args.count("nll") > 0 || !want_fid;
+  if (want_fid && !args.count("features")) {
+    throw Error("--fid needs --features FILE: a TorchScript feature network, e.g. the Inception-v3 "
+                "'inception-2015-12-05.pt' that clean-fid and StyleGAN's metrics download; FID "
+                "numbers are only comparable with the same network");
+  }
+  if (want_fid && args["num"].as<int64_t>() < 2) throw Error("--num must be at least 2 for FID");
   if (!args.count("data")) throw UsageError("give --data FOLDER (held-out images)", options.help());
   const int64_t subset = args["subset"].as<int64_t>();
   const int64_t batch = args["batch"].as<int64_t>();
@@ -71,96 +95,156 @@ int command_eval(int argc, char** argv) {
   const int64_t n = max_images > 0 ? std::min(max_images, data.size()) : data.size();
 
   c10::InferenceMode inference;
-  const auto start = std::chrono::steady_clock::now();
-  const bool tty = isatty(STDERR_FILENO);
-  std::vector<torch::Tensor> totals, priors, decoders, middles, untrained;
-  std::vector<int64_t> timesteps;
-  torch::Tensor quartiles = torch::zeros({4}, torch::kFloat64);
-  for (int64_t begin = 0; begin < n; begin += batch) {
-    const int64_t B = std::min(batch, n - begin);
-    auto x0 = data.images.slice(0, begin, begin + B).to(torch::kFloat32).div(127.5).sub(1.0).to(device);
-    torch::Tensor labels;
-    if (config.model.num_classes > 0) labels = data.labels.slice(0, begin, begin + B).to(device);
-    Denoiser denoiser = [&](const torch::Tensor& x, const torch::Tensor& t) {
-      return model->forward(x, t, labels);
-    };
-    auto bound = variational_bound(
-        diffusion, denoiser, x0, subset, args["seed"].as<uint64_t>() + static_cast<uint64_t>(begin),
-        [&](int64_t done, int64_t total) {
-          if (!tty && done != total) return;
-          const double seconds =
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-          const double images = begin + static_cast<double>(B) * done / total;
-          std::cerr << (tty ? "\r" : "") << "bits/dim: " << std::fixed << std::setprecision(1)
-                    << images << "/" << n << " images | timestep " << done << "/" << total << " | "
-                    << images / std::max(seconds, 1e-9) << " img/s" << (tty ? "\033[K" : "\n")
-                    << std::flush;
-        });
-    totals.push_back(bound.total().cpu().to(torch::kFloat64));
-    // An untrained model predicts ε = 0 (its output layer starts at zero): the same bound for that
-    // predictor, on the same images and noise, is the reference a trained model must beat.
-    Denoiser zero = [](const torch::Tensor& x, const torch::Tensor&) { return torch::zeros_like(x); };
-    untrained.push_back(variational_bound(diffusion, zero, x0, subset,
-                                          args["seed"].as<uint64_t>() + static_cast<uint64_t>(begin))
-                            .total()
-                            .cpu()
-                            .to(torch::kFloat64));
-    priors.push_back(bound.prior.cpu().to(torch::kFloat64));
-    decoders.push_back(bound.decoder.cpu().to(torch::kFloat64));
-    auto terms = bound.terms.cpu().to(torch::kFloat64);  // [B, K]
-    middles.push_back(bound.middle().cpu().to(torch::kFloat64));
-    for (size_t k = 0; k < bound.timesteps.size(); ++k) {
-      const int64_t q = std::min<int64_t>(3, 4 * bound.timesteps[k] / diffusion.timesteps());
-      quartiles[q] += terms.select(1, static_cast<int64_t>(k)).sum() * bound.weights[k];
+  nlohmann::json report = {{"checkpoint", ckpt_path},
+                           {"step", ckpt.meta().step},
+                           {"weights", weights},
+                           {"data", folder},
+                           {"images", n}};
+  std::ostringstream table;
+  table << std::fixed << std::setprecision(4) << "checkpoint  " << ckpt_path << " (step "
+        << ckpt.meta().step << ", " << weights << " weights)\n"
+        << "images      " << n << " from " << folder << "\n";
+  if (want_nll) {
+    const auto start = std::chrono::steady_clock::now();
+    const bool tty = isatty(STDERR_FILENO);
+    std::vector<torch::Tensor> totals, priors, decoders, middles, untrained;
+    std::vector<int64_t> timesteps;
+    torch::Tensor quartiles = torch::zeros({4}, torch::kFloat64);
+    for (int64_t begin = 0; begin < n; begin += batch) {
+      const int64_t B = std::min(batch, n - begin);
+      auto x0 = data.images.slice(0, begin, begin + B).to(torch::kFloat32).div(127.5).sub(1.0).to(device);
+      torch::Tensor labels;
+      if (config.model.num_classes > 0) labels = data.labels.slice(0, begin, begin + B).to(device);
+      Denoiser denoiser = [&](const torch::Tensor& x, const torch::Tensor& t) {
+        return model->forward(x, t, labels);
+      };
+      auto bound = variational_bound(
+          diffusion, denoiser, x0, subset, args["seed"].as<uint64_t>() + static_cast<uint64_t>(begin),
+          [&](int64_t done, int64_t total) {
+            if (!tty && done != total) return;
+            const double seconds =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            const double images = begin + static_cast<double>(B) * done / total;
+            std::cerr << (tty ? "\r" : "") << "bits/dim: " << std::fixed << std::setprecision(1)
+                      << images << "/" << n << " images | timestep " << done << "/" << total << " | "
+                      << images / std::max(seconds, 1e-9) << " img/s" << (tty ? "\033[K" : "\n")
+                      << std::flush;
+          });
+      totals.push_back(bound.total().cpu().to(torch::kFloat64));
+      // An untrained model predicts ε = 0 (its output layer starts at zero): the same bound for that
+      // predictor, on the same images and noise, is the reference a trained model must beat.
+      Denoiser zero = [](const torch::Tensor& x, const torch::Tensor&) { return torch::zeros_like(x); };
+      untrained.push_back(variational_bound(diffusion, zero, x0, subset,
+                                            args["seed"].as<uint64_t>() + static_cast<uint64_t>(begin))
+                              .total()
+                              .cpu()
+                              .to(torch::kFloat64));
+      priors.push_back(bound.prior.cpu().to(torch::kFloat64));
+      decoders.push_back(bound.decoder.cpu().to(torch::kFloat64));
+      auto terms = bound.terms.cpu().to(torch::kFloat64);  // [B, K]
+      middles.push_back(bound.middle().cpu().to(torch::kFloat64));
+      for (size_t k = 0; k < bound.timesteps.size(); ++k) {
+        const int64_t q = std::min<int64_t>(3, 4 * bound.timesteps[k] / diffusion.timesteps());
+        quartiles[q] += terms.select(1, static_cast<int64_t>(k)).sum() * bound.weights[k];
+      }
+      timesteps = bound.timesteps;
     }
-    timesteps = bound.timesteps;
+    if (tty) std::cerr << "\n";
+    auto total = torch::cat(totals);
+    const double mean = total.mean().item<double>();
+    const double sem = n > 1 ? total.std().item<double>() / std::sqrt(static_cast<double>(n)) : 0.0;
+    auto avg = [](const std::vector<torch::Tensor>& v) { return torch::cat(v).mean().item<double>(); };
+    std::vector<double> quartile_values;
+    for (int q = 0; q < 4; ++q) quartile_values.push_back(quartiles[q].item<double>() / n);
+    report["timesteps"] = diffusion.timesteps();
+    report["timesteps_evaluated"] = static_cast<int64_t>(timesteps.size()) + 1;
+    report["estimate"] = subset > 0 && subset < diffusion.timesteps() - 1;
+    report["bits_per_dim"] = {{"total", mean},
+                              {"standard_error", sem},
+                              {"prior_L_T", avg(priors)},
+                              {"decoder_L_0", avg(decoders)},
+                              {"middle_sum", avg(middles)},
+                              {"middle_by_quartile_of_t", quartile_values},
+                              {"untrained_model", avg(untrained)},
+                              {"improvement_over_untrained", avg(untrained) - mean}};
+    table << "bits/dim    " << mean << " ± " << sem
+          << (report["estimate"].get<bool>()
+                  ? " (estimate from " + std::to_string(timesteps.size()) + " stratified timesteps)"
+                  : "")
+          << "\n"
+          << "  prior L_T " << avg(priors) << "\n"
+          << "  decoder L_0 " << avg(decoders) << "\n"
+          << "  L_1..L_T-1 by quartile of t: " << quartile_values[0] << " " << quartile_values[1]
+          << " " << quartile_values[2] << " " << quartile_values[3] << "\n"
+          << "untrained   " << avg(untrained) << " (an untrained model, same images and noise: "
+          << (mean < avg(untrained) ? std::to_string(avg(untrained) - mean) + " bits/dim better)"
+                                    : "this checkpoint is no better)")
+          << "\n";
   }
-  if (tty) std::cerr << "\n";
-  auto total = torch::cat(totals);
-  const double mean = total.mean().item<double>();
-  const double sem = n > 1 ? total.std().item<double>() / std::sqrt(static_cast<double>(n)) : 0.0;
-  auto avg = [](const std::vector<torch::Tensor>& v) { return torch::cat(v).mean().item<double>(); };
-  std::vector<double> quartile_values;
-  for (int q = 0; q < 4; ++q) quartile_values.push_back(quartiles[q].item<double>() / n);
-
-  nlohmann::json report = {
-      {"checkpoint", ckpt_path},
-      {"step", ckpt.meta().step},
-      {"weights", weights},
-      {"data", folder},
-      {"images", n},
-      {"timesteps", diffusion.timesteps()},
-      {"timesteps_evaluated", static_cast<int64_t>(timesteps.size()) + 1},
-      {"estimate", subset > 0 && subset < diffusion.timesteps() - 1},
-      {"bits_per_dim",
-       {{"total", mean},
-        {"standard_error", sem},
-        {"prior_L_T", avg(priors)},
-        {"decoder_L_0", avg(decoders)},
-        {"middle_sum", avg(middles)},
-        {"middle_by_quartile_of_t", quartile_values},
-        {"untrained_model", avg(untrained)},
-        {"improvement_over_untrained", avg(untrained) - mean}}}};
+  if (want_fid) {
+    FeatureNetwork network(args["features"].as<std::string>(), device,
+                           args["features-size"].as<int64_t>());
+    FeatureStats reference;
+    const std::string ref_path = args.count("ref-stats") ? args["ref-stats"].as<std::string>() : "";
+    std::error_code ec;
+    torch::Tensor reference_features = network.features(data.images.slice(0, 0, n).to(torch::kFloat32)
+                                                             .div(127.5).sub(1.0), batch);
+    if (!ref_path.empty() && std::filesystem::exists(ref_path, ec)) {
+      reference = load_feature_stats(ref_path);
+      std::cerr << "fid: reference statistics from " << ref_path << "\n";
+    } else {
+      reference = feature_stats(reference_features);
+      if (!ref_path.empty()) save_feature_stats(ref_path, reference);
+    }
+    GenerateOptions g;
+    g.n = args["num"].as<int64_t>();
+    g.batch = batch;
+    g.seed = args["seed"].as<uint64_t>();
+    g.sampler.sampler = args["sampler"].as<std::string>();
+    g.sampler.steps = args["steps"].as<int64_t>();
+    if (g.sampler.sampler != "ddpm" && g.sampler.sampler != "ddim") {
+      throw Error("--sampler " + g.sampler.sampler + ": expected ddpm or ddim");
+    }
+    if (g.sampler.steps < 1 || g.sampler.steps > diffusion.timesteps()) {
+      throw Error("--steps " + std::to_string(g.sampler.steps) + ": must be in [1, " +
+                  std::to_string(diffusion.timesteps()) + "]");
+    }
+    const auto start = std::chrono::steady_clock::now();
+    g.progress = [&](int64_t done, int64_t total, int64_t step, int64_t steps) {
+      if (step != steps) return;
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const int64_t images = std::min(total, done + g.batch);
+      std::cerr << "fid: sampled " << images << "/" << total << " images ("
+                << std::setprecision(1) << std::fixed << images / std::max(seconds, 1e-9)
+                << " img/s)\n";
+    };
+    auto samples = generate(model, diffusion, g);  // [num, C, H, W]
+    auto sample_features = network.features(samples, batch);
+    const double fid = frechet_distance(feature_stats(sample_features), reference);
+    const int64_t subset_size = std::min<int64_t>(1000, std::min(sample_features.size(0),
+                                                                 reference_features.size(0)));
+    const double kid = kernel_inception_distance(sample_features, reference_features, 100,
+                                                 subset_size, g.seed);
+    report["fid"] = {{"fid", fid},
+                     {"kid", kid},
+                     {"samples", g.n},
+                     {"sampler", g.sampler.sampler},
+                     {"steps", g.sampler.steps},
+                     {"features", args["features"].as<std::string>()},
+                     {"feature_dim", sample_features.size(1)},
+                     {"reference_images", reference.count},
+                     {"kid_subset_size", subset_size}};
+    table << "FID         " << fid << " (" << g.n << " samples, " << g.sampler.sampler << " "
+          << g.sampler.steps << " steps, vs " << reference.count << " reference images)\n"
+          << "KID         " << kid << "\n";
+  }
   const std::string report_path =
       args.count("report") ? args["report"].as<std::string>()
                            : (std::filesystem::path(ckpt_path).parent_path() / "eval.json").string();
   const std::string text = report.dump(2) + "\n";
   write_file_atomically(report_path, text.data(), text.size());
-
-  std::cout << std::fixed << std::setprecision(4) << "checkpoint  " << ckpt_path << " (step "
-            << ckpt.meta().step << ", " << weights << " weights)\n"
-            << "images      " << n << " from " << folder << "\n"
-            << "bits/dim    " << mean << " ± " << sem << (report["estimate"] ? " (estimate from " +
-                   std::to_string(timesteps.size()) + " stratified timesteps)" : "") << "\n"
-            << "  prior L_T " << avg(priors) << "\n"
-            << "  decoder L_0 " << avg(decoders) << "\n"
-            << "  L_1..L_T-1 by quartile of t: " << quartile_values[0] << " " << quartile_values[1]
-            << " " << quartile_values[2] << " " << quartile_values[3] << "\n"
-            << "untrained   " << avg(untrained) << " (an untrained model, same images and noise: "
-            << (mean < avg(untrained) ? std::to_string(avg(untrained) - mean) + " bits/dim better)"
-                                      : "this checkpoint is no better)")
-            << "\n"
-            << "report      " << report_path << "\n";
+  std::cout << table.str() << "report      " << report_path << "\n";
   return 0;
 }
 

@@ -1,0 +1,124 @@
+#include <gtest/gtest.h>
+#include <torch/script.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "ddpm/error.h"
+#include "ddpm/features.h"
+#include "ddpm/metrics.h"
+#include "test_util.h"
+
+namespace ddpm {
+namespace {
+
+FeatureStats stats(torch::Tensor mean, torch::Tensor cov) { return {mean, cov, 100}; }
+
+TEST(Metrics, FrechetDistanceOfDiagonalGaussiansMatchesTheFormula) {
+  auto m1 = torch::tensor({0.0, 1.0, 2.0}, torch::kFloat64), m2 = torch::tensor({1.0, 1.0, 0.0}, torch::kFloat64);
+  auto v1 = torch::tensor({1.0, 4.0, 0.25}, torch::kFloat64), v2 = torch::tensor({9.0, 1.0, 0.25}, torch::kFloat64);
+  // ‖μ1−μ2‖² + Σ(√a − √b)² for commuting (diagonal) covariances.
+  const double expected = (1 + 0 + 4) + (std::pow(1 - 3, 2) + std::pow(2 - 1, 2) + 0);
+  EXPECT_NEAR(frechet_distance(stats(m1, torch::diag(v1)), stats(m2, torch::diag(v2))), expected, 1e-9);
+}
+
+TEST(Metrics, FrechetDistanceIsZeroForIdenticalStatsAndRotationInvariant) {
+  torch::manual_seed(0);
+  auto a = torch::randn({5, 5}, torch::kFloat64);
+  auto cov = a.mm(a.t()) + 0.1 * torch::eye(5, torch::kFloat64);
+  auto mean = torch::randn({5}, torch::kFloat64);
+  EXPECT_NEAR(frechet_distance(stats(mean, cov), stats(mean, cov)), 0.0, 1e-8);
+  // Rotating both Gaussians by the same orthogonal Q leaves the distance unchanged.
+  auto b = torch::randn({5, 5}, torch::kFloat64);
+  auto cov2 = b.mm(b.t());
+  auto q = std::get<0>(torch::linalg_qr(torch::randn({5, 5}, torch::kFloat64)));
+  const double d = frechet_distance(stats(mean, cov), stats(mean * 0, cov2));
+  const double rotated = frechet_distance(stats(q.mv(mean), q.mm(cov).mm(q.t())),
+                                          stats(mean * 0, q.mm(cov2).mm(q.t())));
+  EXPECT_NEAR(d, rotated, 1e-8 * d);
+  // And a singular covariance (rank 1) is handled.
+  // (Square roots of round-off eigenvalues ~1e-15 contribute ~1e-7: relative to the trace, tiny.)
+  auto v = torch::randn({5, 1}, torch::kFloat64);
+  auto rank1 = v.mm(v.t());
+  EXPECT_NEAR(frechet_distance(stats(mean, rank1), stats(mean, rank1)), 0.0,
+              1e-6 * rank1.trace().item<double>());
+}
+
+TEST(Metrics, FeatureStatsAreMeanAndUnbiasedCovariance) {
+  auto f = torch::tensor({{1.0, 2.0}, {3.0, 6.0}, {5.0, 4.0}}, torch::kFloat64);
+  auto s = feature_stats(f);
+  EXPECT_TRUE(torch::allclose(s.mean, torch::tensor({3.0, 4.0}, torch::kFloat64)));
+  // cov = Σ (x − μ)(x − μ)ᵀ / (N − 1)
+  EXPECT_TRUE(torch::allclose(s.cov, torch::tensor({{4.0, 2.0}, {2.0, 4.0}}, torch::kFloat64)));
+  test::TempDir dir;
+  save_feature_stats(dir / "s.pt", s);
+  auto back = load_feature_stats(dir / "s.pt");
+  EXPECT_TRUE(torch::equal(back.cov, s.cov));
+  EXPECT_EQ(back.count, 3);
+}
+
+TEST(Metrics, KidIsUnbiasedNearZeroForOneDistributionAndPositiveForTwo) {
+  torch::manual_seed(1);
+  auto a = torch::randn({2000, 8}, torch::kFloat64), b = torch::randn({2000, 8}, torch::kFloat64);
+  const double same = kernel_inception_distance(a, b, 50, 500, 0);
+  const double shifted = kernel_inception_distance(a, b + 0.5, 50, 500, 0);
+  EXPECT_LT(std::abs(same), 0.01);
+  EXPECT_GT(shifted, 0.1);
+  EXPECT_GT(shifted, 20 * std::abs(same));
+}
+
+// A feature network made here: average-pool to 2×2, flatten → 12 features.
+std::string make_feature_module(const std::string& path) {
+  torch::jit::Module m("Features");
+  m.define(R"JIT(
+def forward(self, x):
+    return torch.flatten(torch.adaptive_avg_pool2d(x, [2, 2]), 1)
+)JIT");
+  m.save(path);
+  return path;
+}
+
+TEST(Metrics, TorchScriptFeatureNetworkRuns) {
+  test::TempDir dir;
+  FeatureNetwork net(make_feature_module(dir / "f.pt"), torch::kCPU, 8);
+  auto images = torch::zeros({3, 1, 16, 16});  // grey, mid-level
+  auto f = net.features(images, 2);
+  ASSERT_EQ(f.sizes(), (std::vector<int64_t>{3, 12}));
+  EXPECT_NEAR(f.mean().item<double>(), 127.5, 1e-4);  // [-1, 1] → [0, 255]
+  EXPECT_THROW(FeatureNetwork(dir / "missing.pt", torch::kCPU, 0), Error);
+  test::write_file(dir / "junk.pt", "junk");
+  EXPECT_THROW(FeatureNetwork(dir / "junk.pt", torch::kCPU, 0), Error);
+}
+
+TEST(Metrics, EvalFidEndToEndWithATorchScriptFeatureNetwork) {
+  test::TempDir dir;
+  test::make_emoji_folder(dir / "emoji", 24);
+  auto r = test::run_ddpm(test::tiny_train_args(dir / "run", dir / "emoji", "--set train.steps=5"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string features = make_feature_module(dir / "f.pt");
+  const std::string base = "eval --threads 1 --ckpt '" + (dir / "run/last.pt") + "' --data '" +
+                           (dir / "emoji") + "' --fid --features '" + features +
+                           "' --features-size 0 --n 16 --steps 4 --ref-stats '" + (dir / "ref.pt") +
+                           "' --report ";
+  auto first = test::run_ddpm(base + "'" + (dir / "a.json") + "'");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  auto report = nlohmann::json::parse(test::read_file(dir / "a.json"));
+  const double fid = report["fid"]["fid"].get<double>();
+  EXPECT_TRUE(std::isfinite(fid));
+  EXPECT_GT(fid, 0.0);
+  EXPECT_EQ(report["fid"]["feature_dim"], 12);
+  EXPECT_EQ(report["fid"]["samples"], 16);
+  EXPECT_FALSE(report.contains("bits_per_dim"));  // --fid alone skips the NLL
+  // The saved reference statistics are reused and give the same number.
+  auto second = test::run_ddpm(base + "'" + (dir / "b.json") + "'");
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_NE(second.err.find("reference statistics from"), std::string::npos);
+  EXPECT_DOUBLE_EQ(nlohmann::json::parse(test::read_file(dir / "b.json"))["fid"]["fid"].get<double>(), fid);
+  // Without a feature network the error says what to get.
+  auto missing = test::run_ddpm("eval --ckpt '" + (dir / "run/last.pt") + "' --data '" + (dir / "emoji") + "' --fid");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("--fid needs --features FILE"), std::string::npos) << missing.err;
+}
+
+}  // namespace
+}  // namespace ddpm
