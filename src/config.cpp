@@ -44,6 +44,7 @@ void visit_fields(DataConfig& c, F&& f) {
   f("path", c.path);
   f("random_flip", c.random_flip);
   f("disk_cache", c.disk_cache);
+  f("heldout_path", c.heldout_path);
 }
 template <class F>
 void visit_fields(TrainConfig& c, F&& f) {
@@ -69,6 +70,9 @@ void visit_fields(TrainConfig& c, F&& f) {
   f("keep_snapshots", c.keep_snapshots);
   f("preview_every", c.preview_every);
   f("preview_n", c.preview_n);
+  f("eval_every", c.eval_every);
+  f("eval_images", c.eval_images);
+  f("eval_bpd_subset", c.eval_bpd_subset);
   f("max_nonfinite", c.max_nonfinite);
   f("seed", c.seed);
   f("threads", c.threads);
@@ -413,6 +417,12 @@ void validate(const Config& c) {
   require(t.keep_snapshots >= 1, "train.keep_snapshots", t.keep_snapshots, "must be at least 1");
   require(t.preview_every >= 0, "train.preview_every", t.preview_every, "must be non-negative");
   require(t.preview_n >= 1, "train.preview_n", t.preview_n, "must be at least 1");
+  require(t.eval_every >= 0, "train.eval_every", t.eval_every, "must be non-negative (0 = off)");
+  require(t.eval_every == 0 || !c.data.heldout_path.empty(), "train.eval_every", t.eval_every,
+          "needs data.heldout_path (a folder of held-out images)");
+  require(t.eval_images >= 1, "train.eval_images", t.eval_images, "must be at least 1");
+  require(t.eval_bpd_subset >= 0, "train.eval_bpd_subset", t.eval_bpd_subset,
+          "must be non-negative (0 = loss only)");
   require(t.max_nonfinite >= 1, "train.max_nonfinite", t.max_nonfinite, "must be at least 1");
   require(t.threads >= 0, "train.threads", t.threads, "must be non-negative (0 = all cores)");
   require(t.device == "auto" || t.device == "cpu" || t.device.rfind("cuda", 0) == 0,

@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/InferenceMode.h>
+
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -21,6 +24,7 @@
 #include "ddpm/error.h"
 #include "ddpm/generate.h"
 #include "ddpm/image_io.h"
+#include "ddpm/likelihood.h"
 #include "ddpm/runtime.h"
 #include "ddpm/unet.h"
 
@@ -213,9 +217,47 @@ TrainResult train(const Config& config, const TrainOptions& options, std::ostrea
               {{"ddpm:step", std::to_string(meta.step)}, {"ddpm:weights", "ema"}});
   };
 
+  // Held-out evaluation: fixed images, timesteps and noise from its own generator, so it never
+  // disturbs the training RNG (exact resume holds with it on).
+  std::ofstream metrics(dir / "metrics.jsonl", std::ios::app);
+  Dataset heldout;
+  if (tc.eval_every > 0) {
+    heldout = load_image_folder(config.data.heldout_path, data_options, log);
+  }
+  auto evaluate_heldout = [&]() {
+    c10::InferenceMode inference;
+    const int64_t n = std::min(tc.eval_images, heldout.size());
+    auto x0 = heldout.images.slice(0, 0, n).to(torch::kFloat32).div(127.5).sub(1.0).to(device);
+    torch::Tensor labels;
+    if (config.model.num_classes > 0) labels = heldout.labels.slice(0, 0, n).to(device);
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(tc.seed) + 1);
+    auto t = torch::randint(0, diffusion.timesteps(), {n}, gen, torch::kLong).to(device);
+    auto noise = torch::randn(x0.sizes(), gen, torch::kFloat32).to(device);
+    nlohmann::json row = {{"step", meta.step}};
+    for (auto* net : {&model, &shadow}) {
+      const bool was_training = (*net)->is_training();
+      (*net)->eval();
+      auto out = (*net)->forward(diffusion.q_sample(x0, t, noise), t, labels);
+      row[net == &model ? "heldout_loss" : "heldout_loss_ema"] =
+          diffusion.loss_per_example(out, x0, noise, t).mean().item<double>();
+      if (was_training) (*net)->train();
+    }
+    if (tc.eval_bpd_subset > 0) {
+      Denoiser ema_denoiser = [&](const torch::Tensor& x, const torch::Tensor& tt) {
+        return shadow->forward(x, tt, labels);
+      };
+      row["heldout_bpd_ema"] =
+          variational_bound(diffusion, ema_denoiser, x0, tc.eval_bpd_subset, tc.seed + 2)
+              .total()
+              .mean()
+              .item<double>();
+    }
+    metrics << row.dump() << "\n" << std::flush;
+    return row;
+  };
+
   BatchSampler sampler(data, config.data.random_flip, meta.data);
   StopSignals signals;
-  std::ofstream metrics(dir / "metrics.jsonl", std::ios::app);
   const bool tty = isatty(STDERR_FILENO);
   const int64_t images_per_step = tc.batch_size * tc.grad_accum;
   log << "training " << config.name << ": " << count_parameters(*model) << " parameters, "
@@ -305,6 +347,15 @@ TrainResult train(const Config& config, const TrainOptions& options, std::ostrea
     const bool snapshot = tc.snapshot_every > 0 && meta.step % tc.snapshot_every == 0;
     if (meta.step % tc.checkpoint_every == 0 || snapshot || done) save(sampler, snapshot);
     if (tc.preview_every > 0 && (meta.step % tc.preview_every == 0 || done)) preview();
+    if (tc.eval_every > 0 && (meta.step % tc.eval_every == 0 || done)) {
+      auto row = evaluate_heldout();
+      log << "held-out at step " << meta.step << ": loss " << row["heldout_loss"].get<double>()
+          << " (EMA " << row["heldout_loss_ema"].get<double>() << ")"
+          << (row.contains("heldout_bpd_ema")
+                  ? ", " + std::to_string(row["heldout_bpd_ema"].get<double>()) + " bits/dim (EMA)"
+                  : std::string())
+          << "\n";
+    }
   }
 
   if (signals.received()) {

@@ -55,8 +55,12 @@ class TrainTest : public ::testing::Test {
 };
 
 TEST_F(TrainTest, ResumeIsBitIdenticalToAnUninterruptedRun) {
+  // Held-out evaluation runs in both: it must not disturb the training RNG.
   const std::string common = "--set model.dropout=0.1 --set train.checkpoint_every=7 "
-                             "--set train.batch_size=8 --set train.log_every=5";
+                             "--set train.batch_size=8 --set train.log_every=5 "
+                             "--set train.eval_every=10 --set train.eval_images=8 "
+                             "--set train.eval_bpd_subset=5 --set data.heldout_path='" +
+                             data() + "'";
   auto full = run_ddpm(tiny_train_args(dir_ / "full", data(), common + " --set train.steps=30"));
   ASSERT_EQ(full.exit_code, 0) << full.err;
   auto half = run_ddpm(tiny_train_args(dir_ / "half", data(), common + " --set train.steps=15"));
@@ -174,15 +178,23 @@ TEST_F(TrainTest, SigkillAtAnyMomentLeavesALoadableCheckpoint) {
   }
 }
 
-TEST_F(TrainTest, TrainingLowersTheLoss) {
-  auto r = run_ddpm(tiny_train_args(dir_ / "run", data(),
-                                    "--set train.steps=300 --set train.log_every=25"));
+TEST_F(TrainTest, TrainingLowersTheLossAndTheHeldOutBound) {
+  test::make_emoji_folder(dir_ / "heldout", 16);
+  auto r = run_ddpm(tiny_train_args(
+      dir_ / "run", data(),
+      "--set train.steps=300 --set train.log_every=25 --set train.eval_every=150 "
+      "--set train.eval_images=16 --set data.heldout_path='" + (dir_ / "heldout") + "'"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("held-out at step 150: loss"), std::string::npos) << r.err;
   std::ifstream in(dir_ / "run/metrics.jsonl");
-  std::vector<double> losses;
+  std::vector<double> losses, heldout_bpd;
   for (std::string line; std::getline(in, line);) {
-    losses.push_back(nlohmann::json::parse(line)["loss"].get<double>());
+    auto row = nlohmann::json::parse(line);
+    if (row.contains("loss")) losses.push_back(row["loss"].get<double>());
+    if (row.contains("heldout_bpd_ema")) heldout_bpd.push_back(row["heldout_bpd_ema"].get<double>());
   }
+  ASSERT_EQ(heldout_bpd.size(), 2u);
+  EXPECT_LT(heldout_bpd[1], heldout_bpd[0]);
   ASSERT_EQ(losses.size(), 12u);
   // A zero-initialised ε-predictor starts at E‖ε‖² = 1; after 300 steps the loss must be far lower.
   EXPECT_GT(losses.front(), 0.3);

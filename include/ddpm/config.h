@@ -36,6 +36,7 @@ struct DataConfig {
   std::string path = "data/emoji";
   bool random_flip = true;
   bool disk_cache = true;  // keep decoded images in <path>/.ddpm-cache-<size>.bin
+  std::string heldout_path;  // optional held-out folder for train.eval_every
 };
 
 struct TrainConfig {
@@ -61,6 +62,9 @@ struct TrainConfig {
   int64_t keep_snapshots = 3;
   int64_t preview_every = 5000;  // EMA preview grid; 0 disables
   int64_t preview_n = 16;
+  int64_t eval_every = 0;        // held-out loss (and bits/dim) every N steps; 0 disables
+  int64_t eval_images = 64;       // held-out images used
+  int64_t eval_bpd_subset = 20;   // timesteps for the bits/dim estimate; 0: loss only
   int64_t max_nonfinite = 20;  // consecutive non-finite losses before the run stops
   int64_t seed = 0;
   int64_t threads = 0;  // 0: all cores
