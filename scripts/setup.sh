@@ -24,3 +24,6 @@ target=()
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j "$(nproc)" "${target[@]}"
+
+# The built-in data set (Noto Color Emoji artwork) as an image folder, once.
+[ -d data/emoji ] || build/ddpm data emoji --out data/emoji

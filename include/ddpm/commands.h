@@ -1,5 +1,7 @@
 // One entry point per subcommand (src/cli/<name>.cpp). Each receives argv with argv[0] = "ddpm <name>".
 #pragma once
+#include <torch/types.h>
+
 #include <cxxopts.hpp>
 #include <string>
 #include <vector>
@@ -38,6 +40,11 @@ class ArgList {
   std::vector<std::string> storage_;
   std::vector<char*> pointers_;
 };
+
+// --device and --threads, shared by the commands that run a model.
+void add_runtime_options(cxxopts::Options& options);
+// Applies --threads and returns the --device.
+torch::Device runtime_from_args(const cxxopts::ParseResult& args);
 
 // Parses argv; returns false when --help was printed (the command should return 0).
 bool parse_options(cxxopts::Options& options, int argc, char** argv, cxxopts::ParseResult& result);

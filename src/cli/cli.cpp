@@ -7,6 +7,7 @@
 
 #include "ddpm/commands.h"
 #include "ddpm/error.h"
+#include "ddpm/runtime.h"
 
 namespace ddpm {
 namespace {
@@ -63,6 +64,17 @@ char** ArgList::argv() {
   for (auto& s : storage_) pointers_.push_back(s.data());
   pointers_.push_back(nullptr);
   return pointers_.data();
+}
+
+void add_runtime_options(cxxopts::Options& options) {
+  options.add_options()("device", "auto, cpu, cuda or cuda:N",
+                        cxxopts::value<std::string>()->default_value("auto"))(
+      "threads", "CPU threads (0 = all cores)", cxxopts::value<int64_t>()->default_value("0"));
+}
+
+torch::Device runtime_from_args(const cxxopts::ParseResult& args) {
+  configure_threads(args["threads"].as<int64_t>());
+  return pick_device(args["device"].as<std::string>());
 }
 
 bool parse_options(cxxopts::Options& options, int argc, char** argv, cxxopts::ParseResult& result) {

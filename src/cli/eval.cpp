@@ -19,7 +19,6 @@
 #include "ddpm/generate.h"
 #include "ddpm/likelihood.h"
 #include "ddpm/metrics.h"
-#include "ddpm/runtime.h"
 #include "ddpm/unet.h"
 
 namespace ddpm {
@@ -50,9 +49,8 @@ int command_eval(int argc, char** argv) {
       "ref-stats", "FID: reference statistics file; read if it exists, else computed from --data and "
       "written", cxxopts::value<std::string>())(
       "report", "JSON report path (default: eval.json beside the checkpoint)",
-      cxxopts::value<std::string>())(
-      "device", "auto, cpu, cuda or cuda:N", cxxopts::value<std::string>()->default_value("auto"))(
-      "threads", "CPU threads (0 = all cores)", cxxopts::value<int64_t>()->default_value("0"));
+      cxxopts::value<std::string>());
+  add_runtime_options(options);
   ArgList arg_list(argc, argv);
   arg_list.alias("--n", "--num");
   cxxopts::ParseResult args;
@@ -77,8 +75,7 @@ int command_eval(int argc, char** argv) {
   const std::string ckpt_path = args["ckpt"].as<std::string>();
   Checkpoint ckpt = Checkpoint::open(ckpt_path);
   const Config& config = ckpt.meta().config;
-  configure_threads(args["threads"].as<int64_t>());
-  const torch::Device device = pick_device(args["device"].as<std::string>());
+  const torch::Device device = runtime_from_args(args);
   const std::string weights = args.count("raw") ? "model" : "ema";
   UNet model(config.model);
   model->to(device);

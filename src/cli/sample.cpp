@@ -12,7 +12,6 @@
 #include "ddpm/error.h"
 #include "ddpm/generate.h"
 #include "ddpm/image_io.h"
-#include "ddpm/runtime.h"
 
 namespace ddpm {
 namespace fs = std::filesystem;
@@ -74,9 +73,8 @@ int command_sample(int argc, char** argv) {
       "class", "class name or index (class-conditional models)", cxxopts::value<std::string>())(
       "guidance", "classifier-free guidance weight w", cxxopts::value<double>())(
       "raw", "use the raw training weights instead of the EMA weights")(
-      "no-clip", "do not clip the predicted x0 to [-1, 1] during sampling")(
-      "device", "auto, cpu, cuda or cuda:N", cxxopts::value<std::string>()->default_value("auto"))(
-      "threads", "CPU threads (0 = all cores)", cxxopts::value<int64_t>()->default_value("0"));
+      "no-clip", "do not clip the predicted x0 to [-1, 1] during sampling");
+  add_runtime_options(options);
   ArgList arg_list(argc, argv);
   arg_list.alias("--n", "--num");
   cxxopts::ParseResult args;
@@ -125,8 +123,7 @@ int command_sample(int argc, char** argv) {
     }
   }
 
-  configure_threads(args["threads"].as<int64_t>());
-  const torch::Device device = pick_device(args["device"].as<std::string>());
+  const torch::Device device = runtime_from_args(args);
   UNet model(config.model);
   model->to(device);
   ckpt.load_module(weights, *model, device);
