@@ -324,19 +324,16 @@ void apply_override(Config& config, const std::string& assignment) {
     value = raw;  // bare words are strings: train.device=cuda
   }
   json patch = config_to_json(config);
-  if (!patch.contains(section) || !patch[section].is_object()) {
-    json probe = json::object();
-    probe[section] = json::object();
-    config_from_json(probe, "--set");  // throws "unknown key" with a suggestion
+  if (patch.contains(section) && !patch[section].is_object()) {
+    throw Error("--set " + assignment + ": " + section +
+                " is not a section (sections: model, diffusion, data, train, sample)");
   }
   // A string-typed key given a bare number stays a string (data.path=123).
-  if (patch[section].contains(key) && patch[section][key].is_string() && !value.is_string()) {
+  if (patch.contains(section) && patch[section].contains(key) &&
+      patch[section][key].is_string() && !value.is_string()) {
     value = raw;
   }
-  json overlay = json::object();
-  overlay[section] = json::object();
-  overlay[section][key] = value;
-  config_from_json(overlay, "--set");  // validates key and type with a clear message
+  // Unknown sections and keys, and wrong types, are reported by the one JSON reader.
   patch[section][key] = value;
   config = config_from_json(patch, "--set");
 }

@@ -6,11 +6,16 @@ namespace ddpm {
 
 GaussianDiffusion::GaussianDiffusion(const DiffusionConfig& config)
     : config_(config), table64_(make_schedule_table(make_betas(config))) {
-  table_ = table64_.to(torch::kCPU, torch::kFloat32);
+  to(torch::kCPU);
 }
 
 void GaussianDiffusion::to(torch::Device device) {
   table_ = table64_.to(device, torch::kFloat32);
+  // Σ = β_t, with β̃_1 at t = 0 so the decoder variance stays the posterior's (Ho et al. 2020, §3.2).
+  large_variance_ = table_.betas.size(0) == 1
+                        ? table_.betas
+                        : torch::cat({table_.posterior_variance.slice(0, 1, 2), table_.betas.slice(0, 1)});
+  large_log_variance_ = torch::log(large_variance_);
 }
 
 torch::Tensor GaussianDiffusion::extract(const torch::Tensor& table, const torch::Tensor& t,
@@ -88,11 +93,8 @@ ReversePrediction GaussianDiffusion::p_mean_variance(const torch::Tensor& model_
   p.pred_x0 = x0;
   p.pred_eps = eps_from_x0(x_t, t, x0);
   if (config_.variance == "fixed_large") {
-    // Σ = β_t, with β̃_1 at t = 0 so the decoder variance stays the posterior's (Ho et al. 2020, §3.2).
-    auto large = torch::cat({table_.posterior_variance.slice(0, 1, 2), table_.betas.slice(0, 1)});
-    if (table_.betas.size(0) == 1) large = table_.betas;
-    p.variance = extract(large, t, x_t);
-    p.log_variance = torch::log(p.variance);
+    p.variance = extract(large_variance_, t, x_t);
+    p.log_variance = extract(large_log_variance_, t, x_t);
   } else {
     p.variance = posterior.variance;
     p.log_variance = posterior.log_variance;

@@ -80,6 +80,8 @@ class GaussianDiffusion {
   DiffusionConfig config_;
   ScheduleTable table64_;
   ScheduleTable table_;
+  torch::Tensor large_variance_;      // fixed_large Σ_t [T], on the working device
+  torch::Tensor large_log_variance_;
 };
 
 }  // namespace ddpm
