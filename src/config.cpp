@@ -77,6 +77,7 @@ void visit_fields(TrainConfig& c, F&& f) {
   f("seed", c.seed);
   f("threads", c.threads);
   f("device", c.device);
+  f("precision", c.precision);
 }
 template <class F>
 void visit_fields(SampleConfig& c, F&& f) {
@@ -424,9 +425,10 @@ void validate(const Config& c) {
   require(t.threads >= 0, "train.threads", t.threads, "must be non-negative (0 = all cores)");
   require(t.device == "auto" || t.device == "cpu" || t.device.rfind("cuda", 0) == 0,
           "train.device", t.device, "expected auto, cpu, cuda or cuda:N");
+  require_one_of("train.precision", t.precision, {"fp32", "bf16"});
 
   const auto& s = c.sample;
-  require_one_of("sample.sampler", s.sampler, {"ddpm", "ddim"});
+  require_one_of("sample.sampler", s.sampler, {"ddpm", "ddim", "dpmpp2m"});
   require(s.steps >= 0 && s.steps <= d.timesteps, "sample.steps", s.steps,
           "must be in [0, diffusion.timesteps] (0 = default)");
   require(s.eta >= 0, "sample.eta", s.eta, "must be non-negative");

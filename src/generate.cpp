@@ -2,6 +2,7 @@
 
 #include <c10/core/InferenceMode.h>
 
+#include "ddpm/compat.h"
 #include "ddpm/error.h"
 
 namespace ddpm {
@@ -31,13 +32,16 @@ torch::Tensor generate(UNet& model, const GaussianDiffusion& diffusion,
       const int64_t label = options.class_label >= 0 ? options.class_label : model->null_class();
       auto labels = torch::full({B}, label, torch::TensorOptions().dtype(torch::kLong).device(device));
       denoiser = classifier_free_guidance(
-          [&model](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) {
-            return model->forward(x, t, y);
+          [&model, &options, device](const torch::Tensor& x, const torch::Tensor& t,
+                                     const torch::Tensor& y) {
+            compat::AutocastScope autocast(device, options.bf16);
+            return model->forward(x, t, y).to(torch::kFloat32);
           },
           labels, model->null_class(), options.class_label >= 0 ? options.guidance : 0.0);
     } else {
-      denoiser = [&model](const torch::Tensor& x, const torch::Tensor& t) {
-        return model->forward(x, t);
+      denoiser = [&model, &options, device](const torch::Tensor& x, const torch::Tensor& t) {
+        compat::AutocastScope autocast(device, options.bf16);
+        return model->forward(x, t).to(torch::kFloat32);
       };
     }
     SamplerOptions sampler = options.sampler;

@@ -55,11 +55,19 @@ ResBlockImpl::ResBlockImpl(int64_t in_ch, int64_t out_ch, int64_t temb_dim, doub
   if (in_ch != out_ch) skip_ = register_module("skip", conv1x1(in_ch, out_ch));
 }
 
+torch::Tensor norm_silu(torch::nn::GroupNorm& norm, const torch::Tensor& x) {
+  auto h = norm(x);
+  // Without autograd (sampling) the activation can overwrite the fresh normalised tensor.
+  return torch::GradMode::is_enabled() ? torch::silu(h) : torch::silu_(h);
+}
+
 torch::Tensor ResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& temb) {
-  auto h = conv1_(torch::silu(norm1_(x)));                         // [B, out, H, W]
-  h = h + temb_proj_(torch::silu(temb)).unsqueeze(-1).unsqueeze(-1);  // + [B, out, 1, 1]
-  h = conv2_(dropout_(torch::silu(norm2_(h))));
-  return (skip_ ? skip_(x) : x) + h;
+  const bool grad = torch::GradMode::is_enabled();
+  auto h = conv1_(norm_silu(norm1_, x));                                     // [B, out, H, W]
+  auto t = temb_proj_(torch::silu(temb)).unsqueeze(-1).unsqueeze(-1);        // [B, out, 1, 1]
+  h = grad ? h + t : h.add_(t);
+  h = conv2_(dropout_(norm_silu(norm2_, h)));
+  return grad ? (skip_ ? skip_(x) : x) + h : h.add_(skip_ ? skip_(x) : x);
 }
 
 AttentionBlockImpl::AttentionBlockImpl(int64_t channels, int64_t heads, int64_t groups)
@@ -79,7 +87,8 @@ torch::Tensor AttentionBlockImpl::forward(const torch::Tensor& x) {
   auto v = qkv.select(1, 2).transpose(-2, -1);
   auto out = compat::attention(q, k, v);                          // [B, h, L, d]
   out = out.transpose(-2, -1).reshape({B, C, H, W});              // [B, C, H, W]
-  return x + proj_(out);
+  auto projected = proj_(out);
+  return torch::GradMode::is_enabled() ? x + projected : projected.add_(x);
 }
 
 DownsampleImpl::DownsampleImpl(int64_t channels)

@@ -6,6 +6,7 @@
 
 #include "ddpm/cli.h"
 #include "ddpm/error.h"
+#include "ddpm/runtime.h"
 
 namespace {
 
@@ -18,6 +19,7 @@ std::string first_line(const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ddpm::tune_allocator();
   try {
     return ddpm::run_cli(argc, argv);
   } catch (const ddpm::Error& e) {

@@ -1,7 +1,10 @@
 #include "ddpm/runtime.h"
 
+#include <malloc.h>
+#include <ATen/Context.h>
 #include <torch/cuda.h>
 
+#include <limits>
 #include <thread>
 
 #include "ddpm/error.h"
@@ -13,8 +16,27 @@ void configure_threads(int64_t threads) {
   at::set_num_threads(static_cast<int>(threads));
 }
 
+void tune_allocator() {
+  // glibc serves blocks above M_MMAP_THRESHOLD with fresh mmaps, and every activation of a UNet
+  // step is that large: each step would fault in and zero its memory again. Keep it in the heap.
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+}
+
+void configure_device(const torch::Device& device) {
+  if (!device.is_cuda()) return;
+  auto& context = at::globalContext();
+  context.setAllowTF32CuBLAS(true);
+  context.setAllowTF32CuDNN(true);
+  context.setBenchmarkCuDNN(true);
+}
+
 torch::Device pick_device(const std::string& spec) {
-  if (spec == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::kCPU;
+  if (spec == "auto") {
+    if (!torch::cuda::is_available()) return torch::kCPU;
+    configure_device(torch::Device(torch::kCUDA, 0));
+    return torch::Device(torch::kCUDA, 0);
+  }
   if (spec == "cpu") return torch::kCPU;
   if (spec.rfind("cuda", 0) == 0) {
     if (!torch::cuda::is_available()) {
@@ -34,7 +56,9 @@ torch::Device pick_device(const std::string& spec) {
       throw Error("device " + spec + ": no such GPU (" + std::to_string(torch::cuda::device_count()) +
                   " visible)");
     }
-    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+    const torch::Device device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+    configure_device(device);
+    return device;
   }
   throw Error("device \"" + spec + "\": expected auto, cpu, cuda or cuda:N");
 }

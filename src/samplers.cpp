@@ -33,12 +33,18 @@ torch::Tensor sample_ddpm(const GaussianDiffusion& diffusion, const Denoiser& de
   const int64_t T = diffusion.timesteps();
   auto x = noise.next();  // x_T ~ N(0, I)
   for (int64_t t = T - 1; t >= 0; --t) {
-    auto tt = timestep_batch(t, x);
-    auto p = diffusion.p_mean_variance(denoiser(x, tt), x, tt, clip_denoised);
-    x = t > 0 ? p.mean + torch::exp(0.5 * p.log_variance) * noise.next() : p.mean;
+    x = ancestral_step(diffusion, denoiser, x, t, noise, clip_denoised);
     if (progress) progress(T - t, T);
   }
   return x;
+}
+
+torch::Tensor ancestral_step(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
+                             const torch::Tensor& x, int64_t t, NoiseStream& noise,
+                             bool clip_denoised) {
+  auto tt = timestep_batch(t, x);
+  auto p = diffusion.p_mean_variance(denoiser(x, tt), x, tt, clip_denoised);
+  return t > 0 ? p.mean + torch::exp(0.5 * p.log_variance) * noise.next() : p.mean;
 }
 
 std::vector<int64_t> ddim_timesteps(int64_t T, int64_t steps, const std::string& spacing) {
@@ -85,16 +91,71 @@ torch::Tensor sample_ddim(const GaussianDiffusion& diffusion, const Denoiser& de
   return x;
 }
 
+torch::Tensor sample_dpmpp_2m(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
+                              NoiseStream& noise, int64_t steps, const std::string& spacing,
+                              bool clip_denoised, const Progress& progress) {
+  const auto ts = ddim_timesteps(diffusion.timesteps(), steps, spacing);
+  const auto& ab = diffusion.table64().alphas_cumprod;
+  // α_t = √ᾱ_t, σ_t = √(1 − ᾱ_t), λ_t = log(α_t/σ_t): the half log-SNR the solver steps in.
+  auto alpha = [&](int64_t t) { return std::sqrt(ab[t].item<double>()); };
+  auto sigma = [&](int64_t t) { return std::sqrt(1.0 - ab[t].item<double>()); };
+  auto lambda = [&](int64_t t) { return std::log(alpha(t) / sigma(t)); };
+  auto x = noise.next();
+  const int64_t n = static_cast<int64_t>(ts.size());
+  torch::Tensor previous_x0;  // x̂_0 at the step before, for the second-order correction
+  double previous_h = 0.0;
+  for (int64_t i = n - 1; i >= 0; --i) {
+    const int64_t t = ts[i];
+    auto tt = timestep_batch(t, x);
+    auto x0 = diffusion.predict_x0(denoiser(x, tt).to(x.scalar_type()), x, tt);
+    if (clip_denoised) x0 = x0.clamp(-1.0, 1.0);
+    if (i == 0) {
+      x = x0;  // the last step lands on the data (σ = 0), where only the first-order update is finite
+    } else {
+      const int64_t s = ts[i - 1];
+      const double h = lambda(s) - lambda(t);
+      // D = (1 + 1/(2r)) x̂_0(t) − 1/(2r) x̂_0(t_prev), r = h_prev/h  (Lu et al. 2022b, Algorithm 2)
+      auto d = x0;
+      if (previous_x0.defined()) {
+        const double r = previous_h / h;
+        d = (1.0 + 0.5 / r) * x0 - (0.5 / r) * previous_x0;
+      }
+      x = (sigma(s) / sigma(t)) * x - alpha(s) * std::expm1(-h) * d;
+      previous_x0 = x0;
+      previous_h = h;
+    }
+    if (progress) progress(n - i, n);
+  }
+  return x;
+}
+
+void check_sampler_name(const std::string& name, const std::string& what) {
+  if (name != "ddpm" && name != "ddim" && name != "dpmpp2m") {
+    throw Error(what + " \"" + name + "\": expected ddpm, ddim or dpmpp2m");
+  }
+}
+
+int64_t sampler_steps(const SamplerOptions& options, int64_t timesteps) {
+  if (options.sampler == "ddpm") return timesteps;
+  if (options.steps > 0) return options.steps;
+  return std::min<int64_t>(options.sampler == "ddim" ? 50 : 20, timesteps);
+}
+
 torch::Tensor run_sampler(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
                           NoiseStream& noise, const SamplerOptions& options) {
   if (options.sampler == "ddpm") {
     return sample_ddpm(diffusion, denoiser, noise, options.clip_denoised, options.progress);
   }
   if (options.sampler == "ddim") {
-    return sample_ddim(diffusion, denoiser, noise, options.steps > 0 ? options.steps : 50,
+    return sample_ddim(diffusion, denoiser, noise, sampler_steps(options, diffusion.timesteps()),
                        options.eta, options.spacing, options.clip_denoised, options.progress);
   }
-  throw Error("sampler \"" + options.sampler + "\": expected ddpm or ddim");
+  if (options.sampler == "dpmpp2m") {
+    return sample_dpmpp_2m(diffusion, denoiser, noise, sampler_steps(options, diffusion.timesteps()),
+                           options.spacing, options.clip_denoised, options.progress);
+  }
+  check_sampler_name(options.sampler);
+  throw Error("unreachable sampler " + options.sampler);
 }
 
 Denoiser classifier_free_guidance(ConditionalDenoiser model, torch::Tensor labels,

@@ -26,6 +26,7 @@
 #include "ddpm/image_io.h"
 #include "ddpm/likelihood.h"
 #include "ddpm/runtime.h"
+#include "ddpm/train_step.h"
 #include "ddpm/unet.h"
 
 namespace ddpm {
@@ -69,12 +70,6 @@ std::string format_duration(double seconds) {
   return os.str();
 }
 
-void set_learning_rate(torch::optim::AdamW& optimizer, double lr) {
-  for (auto& group : optimizer.param_groups()) {
-    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-  }
-}
-
 std::string snapshot_name(int64_t step) {
   std::ostringstream os;
   os << "ckpt_" << std::setw(7) << std::setfill('0') << step << ".pt";
@@ -103,11 +98,6 @@ void prune_snapshots(const fs::path& dir, int64_t keep) {
 }
 
 }  // namespace
-
-double learning_rate_at(const TrainConfig& train, int64_t step) {
-  if (train.warmup_steps <= 0) return train.lr;
-  return train.lr * std::min(1.0, static_cast<double>(step + 1) / train.warmup_steps);
-}
 
 TrainResult train(const Config& config, const TrainOptions& options, std::ostream& log) {
   const auto& tc = config.train;
@@ -142,15 +132,11 @@ TrainResult train(const Config& config, const TrainOptions& options, std::ostrea
   model->to(device);
   shadow->to(device);
   shadow->eval();
-  Ema ema(*model, shadow.ptr(),
-          EmaOptions{tc.ema_decay, tc.ema_start, tc.ema_every, tc.ema_warmup_power});
-  torch::optim::AdamW optimizer(model->parameters(),
-                                torch::optim::AdamWOptions(tc.lr)
-                                    .betas({tc.adam_beta1, tc.adam_beta2})
-                                    .eps(tc.adam_eps)
-                                    .weight_decay(tc.weight_decay));
   GaussianDiffusion diffusion(config.diffusion);
   diffusion.to(device);
+  TrainStep step(config, model, shadow, diffusion, device);
+  Ema& ema = step.ema();
+  torch::optim::AdamW& optimizer = step.optimizer();
 
   DataOptions data_options{config.model.image_size, config.model.in_channels,
                            config.model.num_classes > 0, config.data.disk_cache};
@@ -275,29 +261,15 @@ TrainResult train(const Config& config, const TrainOptions& options, std::ostrea
 
   while (meta.step < tc.steps && !signals.received()) {
     const double lr = learning_rate_at(tc, meta.step);
-    set_learning_rate(optimizer, lr);
-    optimizer.zero_grad();
-    torch::Tensor step_loss = torch::zeros({}, torch::TensorOptions().device(device));
+    torch::Tensor step_loss;
     for (int64_t micro = 0; micro < tc.grad_accum; ++micro) {
       auto batch = sampler.next(tc.batch_size);
-      auto x0 = batch.images.to(device);  // [B, C, H, W] in [-1, 1]
-      torch::Tensor labels;
-      if (config.model.num_classes > 0) {
-        labels = batch.labels.to(device);
-        // Label dropout for classifier-free guidance (Ho & Salimans 2022).
-        auto drop = torch::rand({tc.batch_size}, torch::TensorOptions().device(device)) < tc.p_uncond;
-        labels = torch::where(drop, torch::full_like(labels, model->null_class()), labels);
-      }
-      auto t = diffusion.sample_timesteps(tc.batch_size, device);
-      auto noise = torch::randn_like(x0);
-      auto out = model->forward(diffusion.q_sample(x0, t, noise), t, labels);
-      auto loss = diffusion.loss_per_example(out, x0, noise, t).mean() / tc.grad_accum;
-      loss.backward();
-      step_loss += loss.detach();
+      auto loss = step.accumulate(batch.images, batch.labels);
+      step_loss = micro == 0 ? loss : step_loss + loss;
     }
     const double loss_value = step_loss.item<double>();
     if (!std::isfinite(loss_value)) {
-      optimizer.zero_grad();
+      step.discard();
       ++meta.nonfinite_skipped;
       if (++consecutive_nonfinite >= tc.max_nonfinite) {
         throw Error("the loss was not finite for " + std::to_string(consecutive_nonfinite) +
@@ -310,11 +282,8 @@ TrainResult train(const Config& config, const TrainOptions& options, std::ostrea
       continue;
     }
     consecutive_nonfinite = 0;
-    grad_norm = torch::nn::utils::clip_grad_norm_(
-        model->parameters(), tc.grad_clip > 0 ? tc.grad_clip : std::numeric_limits<double>::max());
-    optimizer.step();
+    grad_norm = step.apply(meta.step);
     ++meta.step;
-    ema.update(*model, meta.step);
     loss_sum += loss_value;
     ++loss_count;
 

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "ddpm/ema.h"
-#include "ddpm/trainer.h"
+#include "ddpm/train_step.h"
 
 namespace ddpm {
 namespace {

@@ -111,6 +111,56 @@ TEST(Samplers, Ddim50StepsWithTheGaussianOracleReproducesTheData) {
   expect_gaussian(x, mu, s);
 }
 
+// For Gaussian data the probability-flow ODE is solved exactly by the linear map
+// x_0 = μ + s (x_T − √ᾱ_T μ)/√(ᾱ_T s² + 1 − ᾱ_T): every deterministic sampler is measured against it.
+double max_error_to_exact_flow(const GaussianDiffusion& d, const std::string& sampler,
+                               int64_t steps, double mu, double s) {
+  auto noise = make_noise(5);
+  auto x_T = make_noise(5).next();
+  auto x = sampler == "ddim"
+               ? sample_ddim(d, gaussian_oracle(d, mu, s), noise, steps, 0.0, "uniform", false)
+               : sample_dpmpp_2m(d, gaussian_oracle(d, mu, s), noise, steps, "uniform", false);
+  const double ab = d.table64().alphas_cumprod[d.timesteps() - 1].item<double>();
+  auto exact = mu + s * (x_T - std::sqrt(ab) * mu) / std::sqrt(ab * s * s + 1 - ab);
+  return (x - exact).abs().max().item<double>();
+}
+
+TEST(Samplers, DpmSolverPlusPlus2MFollowsTheExactFlowAtSecondOrder) {
+  GaussianDiffusion d(linear_config());
+  const double mu = 0.3, s = 0.2;
+  const double e10 = max_error_to_exact_flow(d, "dpmpp2m", 10, mu, s);
+  const double e20 = max_error_to_exact_flow(d, "dpmpp2m", 20, mu, s);
+  const double e40 = max_error_to_exact_flow(d, "dpmpp2m", 40, mu, s);
+  // Second order: doubling the steps divides the error by about four (first order: two).
+  EXPECT_GT(e10 / e20, 3.0) << e10 << " " << e20;
+  EXPECT_GT(e20 / e40, 3.0) << e20 << " " << e40;
+  // 20 evaluations beat DDIM's 50 on the same data.
+  EXPECT_LT(e20, max_error_to_exact_flow(d, "ddim", 50, mu, s));
+  // And the samples have the data's distribution.
+  auto noise = make_noise(6);
+  auto x = sample_dpmpp_2m(d, gaussian_oracle(d, mu, s), noise, 20, "uniform", false);
+  expect_gaussian(x, mu, s);
+}
+
+TEST(Samplers, RunSamplerKnowsEachSamplerAndItsDefaultSteps) {
+  SamplerOptions o;
+  EXPECT_EQ(sampler_steps(o, 1000), 1000);
+  o.sampler = "ddim";
+  EXPECT_EQ(sampler_steps(o, 1000), 50);
+  o.sampler = "dpmpp2m";
+  EXPECT_EQ(sampler_steps(o, 1000), 20);
+  EXPECT_EQ(sampler_steps(o, 10), 10);
+  o.steps = 7;
+  EXPECT_EQ(sampler_steps(o, 1000), 7);
+  EXPECT_NO_THROW(check_sampler_name("dpmpp2m"));
+  try {
+    check_sampler_name("euler", "--sampler");
+    FAIL() << "no error";
+  } catch (const std::exception& e) {
+    EXPECT_STREQ(e.what(), "--sampler \"euler\": expected ddpm, ddim or dpmpp2m");
+  }
+}
+
 TEST(Samplers, TwoPointMixtureModesAppearInTheRightProportions) {
   GaussianDiffusion d(linear_config());
   const std::vector<double> means = {-0.6, 0.6}, weights = {0.3, 0.7};
@@ -119,11 +169,11 @@ TEST(Samplers, TwoPointMixtureModesAppearInTheRightProportions) {
   };
   // Proportion of the +0.6 mode: binomial standard error √(p(1−p)/N); five of them.
   const double tolerance = 5 * std::sqrt(0.3 * 0.7 / kN);
-  for (const char* sampler : {"ddpm", "ddim"}) {
+  for (const char* sampler : {"ddpm", "ddim", "dpmpp2m"}) {
     auto noise = make_noise(4);
-    auto x = std::string(sampler) == "ddpm"
-                 ? sample_ddpm(d, oracle, noise, true)
-                 : sample_ddim(d, oracle, noise, 50, 0.0, "uniform", true);
+    SamplerOptions options;
+    options.sampler = sampler;
+    auto x = run_sampler(d, oracle, noise, options);
     const double positive = (x > 0).to(torch::kFloat64).mean().item<double>();
     EXPECT_NEAR(positive, 0.7, tolerance) << sampler;
     // Every sample lands on a mode.

@@ -69,10 +69,11 @@ struct TrainConfig {
   int64_t seed = 0;
   int64_t threads = 0;  // 0: all cores
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
+  std::string precision = "fp32";  // fp32 | bf16 (autocast of the network; loss and weights stay fp32)
 };
 
 struct SampleConfig {
-  std::string sampler = "ddpm";  // ddpm | ddim
+  std::string sampler = "ddpm";  // ddpm | ddim | dpmpp2m
   int64_t steps = 0;             // 0: all diffusion timesteps (ddpm) / 50 (ddim)
   double eta = 0.0;
   bool clip_denoised = true;

@@ -17,6 +17,7 @@ struct GenerateOptions {
   uint64_t seed = 0;         // image i starts from seed + i
   int64_t class_label = -1;  // -1: unconditional (the null class on a conditional model)
   double guidance = 0.0;
+  bool bf16 = false;  // bf16 autocast of the network
   SamplerOptions sampler;
   // Called with (images done, total images, steps done in this batch, steps per batch).
   std::function<void(int64_t, int64_t, int64_t, int64_t)> progress;

@@ -72,6 +72,9 @@ class UpsampleImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Upsample);
 
+// SiLU(GroupNorm(x)); in place when autograd is off.
+torch::Tensor norm_silu(torch::nn::GroupNorm& norm, const torch::Tensor& x);
+
 // Conv2d 3×3 with padding 1 (or 1×1), the shape used everywhere in the UNet.
 torch::nn::Conv2d conv3x3(int64_t in_ch, int64_t out_ch, int64_t stride = 1);
 torch::nn::Conv2d conv1x1(int64_t in_ch, int64_t out_ch);

@@ -32,10 +32,10 @@ class NoiseStream {
 };
 
 struct SamplerOptions {
-  std::string sampler = "ddpm";     // ddpm | ddim
-  int64_t steps = 0;                // ddim: number of steps (0 = 50); ddpm: always all T
+  std::string sampler = "ddpm";     // ddpm | ddim | dpmpp2m
+  int64_t steps = 0;                // ddim: steps (0 = 50); dpmpp2m: steps (0 = 20); ddpm: all T
   double eta = 0.0;                 // ddim: 0 deterministic, 1 ≈ ancestral
-  std::string spacing = "uniform";  // ddim timesteps: uniform | quadratic
+  std::string spacing = "uniform";  // ddim/dpmpp2m timesteps: uniform | quadratic
   bool clip_denoised = true;
   Progress progress;
 };
@@ -44,13 +44,30 @@ struct SamplerOptions {
 torch::Tensor sample_ddpm(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
                           NoiseStream& noise, bool clip_denoised, const Progress& progress = {});
 
+// One step of it: x_t → x_{t−1} (what `ddpm bench` times as a sampling step).
+torch::Tensor ancestral_step(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
+                             const torch::Tensor& x, int64_t t, NoiseStream& noise,
+                             bool clip_denoised);
+
 // DDIM (Song et al. 2021, eq. 12) over a subsequence of timesteps.
 torch::Tensor sample_ddim(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
                           NoiseStream& noise, int64_t steps, double eta, const std::string& spacing,
                           bool clip_denoised, const Progress& progress = {});
 
+// DPM-Solver++(2M) (Lu et al. 2022b): second-order multistep solver of the probability-flow ODE in
+// data prediction, stepping in λ = log(α/σ). One network evaluation per step; the last step is first
+// order and lands on x̂_0. 15–25 steps match DDIM at 50–100.
+torch::Tensor sample_dpmpp_2m(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
+                              NoiseStream& noise, int64_t steps, const std::string& spacing,
+                              bool clip_denoised, const Progress& progress = {});
+
 torch::Tensor run_sampler(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
                           NoiseStream& noise, const SamplerOptions& options);
+
+// The samplers run_sampler knows ("ddpm", "ddim", "dpmpp2m"); throws a one-line Error for others.
+void check_sampler_name(const std::string& name, const std::string& what = "sampler");
+// Network evaluations per image the options imply: T for ddpm, steps (or its default) otherwise.
+int64_t sampler_steps(const SamplerOptions& options, int64_t timesteps);
 
 // The DDIM timestep subsequence, descending order not applied: ascending, unique, within [0, T−1].
 std::vector<int64_t> ddim_timesteps(int64_t T, int64_t steps, const std::string& spacing);

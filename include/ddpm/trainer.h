@@ -22,7 +22,4 @@ struct TrainResult {
 
 TrainResult train(const Config& config, const TrainOptions& options, std::ostream& log);
 
-// Linear warm-up: lr · min(1, (step + 1)/warmup_steps).
-double learning_rate_at(const TrainConfig& train, int64_t step);
-
 }  // namespace ddpm

@@ -20,6 +20,9 @@ class UNetImpl : public torch::nn::Module {
 
   const ModelConfig& config() const { return config_; }
   int64_t null_class() const { return config_.num_classes; }
+  // Forward FLOPs per image (multiply-add = 2; convolutions, linear layers and attention products).
+  // A training step costs about 3× this (the backward pass computes two products per forward one).
+  double forward_flops() const { return flops_; }
 
  private:
   struct Level {
@@ -30,6 +33,7 @@ class UNetImpl : public torch::nn::Module {
   };
 
   ModelConfig config_;
+  double flops_ = 0.0;
   TimeEmbedding time_embed_{nullptr};
   torch::nn::Embedding class_embed_{nullptr};
   torch::nn::Conv2d conv_in_{nullptr};

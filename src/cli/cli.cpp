@@ -24,6 +24,8 @@ const std::vector<Command>& commands() {
       {"sample", "draw images from a checkpoint's EMA weights into a PNG grid", command_sample},
       {"eval", "negative log-likelihood in bits/dim (variational bound) on held-out images",
        command_eval},
+      {"bench", "time training and sampling steps (images/s, GFLOP/s, peak memory)",
+       command_bench},
       {"data", "prepare the built-in emoji data set as an image folder", command_data},
       {"info", "print a config's resolved settings and parameter count, or a checkpoint's contents",
        command_info},

@@ -44,8 +44,8 @@ int command_eval(int argc, char** argv) {
       cxxopts::value<int64_t>()->default_value("299"))(
       "num", "FID: number of generated samples (also --n)",
       cxxopts::value<int64_t>()->default_value("10000"))(
-      "sampler", "FID: ddpm or ddim", cxxopts::value<std::string>()->default_value("ddim"))(
-      "steps", "FID: ddim steps", cxxopts::value<int64_t>()->default_value("100"))(
+      "sampler", "FID: ddpm, ddim or dpmpp2m", cxxopts::value<std::string>()->default_value("ddim"))(
+      "steps", "FID: ddim/dpmpp2m steps", cxxopts::value<int64_t>()->default_value("100"))(
       "ref-stats", "FID: reference statistics file; read if it exists, else computed from --data and "
       "written", cxxopts::value<std::string>())(
       "report", "JSON report path (default: eval.json beside the checkpoint)",
@@ -199,9 +199,7 @@ int command_eval(int argc, char** argv) {
     g.seed = args["seed"].as<uint64_t>();
     g.sampler.sampler = args["sampler"].as<std::string>();
     g.sampler.steps = args["steps"].as<int64_t>();
-    if (g.sampler.sampler != "ddpm" && g.sampler.sampler != "ddim") {
-      throw Error("--sampler " + g.sampler.sampler + ": expected ddpm or ddim");
-    }
+    check_sampler_name(g.sampler.sampler, "--sampler");
     if (g.sampler.steps < 1 || g.sampler.steps > diffusion.timesteps()) {
       throw Error("--steps " + std::to_string(g.sampler.steps) + ": must be in [1, " +
                   std::to_string(diffusion.timesteps()) + "]");

@@ -61,10 +61,10 @@ int command_sample(int argc, char** argv) {
       cxxopts::value<std::string>())(
       "nrow", "images per grid row (default: ceil(sqrt(n)))", cxxopts::value<int64_t>())(
       "individual", "also write one PNG per image into this folder", cxxopts::value<std::string>())(
-      "sampler", "ddpm (ancestral) or ddim (default: the config's)", cxxopts::value<std::string>())(
-      "steps", "ddim: number of steps (default: the config's, or 50)", cxxopts::value<int64_t>())(
+      "sampler", "ddpm (ancestral, all T steps), ddim or dpmpp2m (DPM-Solver++(2M)); default: the config's", cxxopts::value<std::string>())(
+      "steps", "ddim/dpmpp2m: network evaluations (default: the config's, or 50 ddim / 20 dpmpp2m)", cxxopts::value<int64_t>())(
       "eta", "ddim: noise scale (0 = deterministic)", cxxopts::value<double>())(
-      "spacing", "ddim timesteps: uniform or quadratic",
+      "spacing", "ddim/dpmpp2m timesteps: uniform or quadratic",
       cxxopts::value<std::string>()->default_value("uniform"))(
       "seed", "image i starts from noise seeded with seed + i",
       cxxopts::value<uint64_t>()->default_value("0"))(
@@ -73,7 +73,8 @@ int command_sample(int argc, char** argv) {
       "class", "class name or index (class-conditional models)", cxxopts::value<std::string>())(
       "guidance", "classifier-free guidance weight w", cxxopts::value<double>())(
       "raw", "use the raw training weights instead of the EMA weights")(
-      "no-clip", "do not clip the predicted x0 to [-1, 1] during sampling");
+      "no-clip", "do not clip the predicted x0 to [-1, 1] during sampling")(
+      "bf16", "bf16 autocast of the network (for GPUs; on CPUs without bf16 units it is slower)");
   add_runtime_options(options);
   ArgList arg_list(argc, argv);
   arg_list.alias("--n", "--num");
@@ -90,13 +91,12 @@ int command_sample(int argc, char** argv) {
   GenerateOptions g;
   g.n = n;
   g.seed = args["seed"].as<uint64_t>();
+  g.bf16 = args.count("bf16") > 0;
   g.batch = args.count("batch") ? positive<int64_t>(args, "batch", 1) : config.sample.batch;
   g.sampler.sampler = args.count("sampler") ? args["sampler"].as<std::string>() : config.sample.sampler;
-  if (g.sampler.sampler != "ddpm" && g.sampler.sampler != "ddim") {
-    throw Error("--sampler " + g.sampler.sampler + ": expected ddpm or ddim");
-  }
+  check_sampler_name(g.sampler.sampler, "--sampler");
   g.sampler.steps = args.count("steps") ? positive<int64_t>(args, "steps", 1) : config.sample.steps;
-  if (g.sampler.sampler == "ddim" && g.sampler.steps > config.diffusion.timesteps) {
+  if (g.sampler.sampler != "ddpm" && g.sampler.steps > config.diffusion.timesteps) {
     throw Error("--steps " + std::to_string(g.sampler.steps) + ": at most " +
                 std::to_string(config.diffusion.timesteps) + " (the model's diffusion timesteps)");
   }
@@ -155,9 +155,7 @@ int command_sample(int argc, char** argv) {
                   {"ddpm:step", std::to_string(meta.step)},
                   {"ddpm:weights", weights},
                   {"ddpm:sampler", g.sampler.sampler},
-                  {"ddpm:steps", std::to_string(g.sampler.sampler == "ddpm"
-                                                    ? config.diffusion.timesteps
-                                                    : (g.sampler.steps > 0 ? g.sampler.steps : 50))},
+                  {"ddpm:steps", std::to_string(sampler_steps(g.sampler, config.diffusion.timesteps))},
                   {"ddpm:eta", std::to_string(g.sampler.eta)},
                   {"ddpm:seed", std::to_string(g.seed)},
                   {"ddpm:guidance", std::to_string(g.guidance)},
