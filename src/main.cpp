@@ -1,6 +1,7 @@
 // Entry point: runs the CLI and turns every exception into one line on stderr and a non-zero exit.
 #include <c10/util/Exception.h>
 
+#include <csignal>
 #include <iostream>
 #include <string>
 
@@ -20,6 +21,9 @@ std::string first_line(const std::string& text) {
 
 int main(int argc, char** argv) {
   ddpm::tune_allocator();
+  // A file-size limit (ulimit -f) must fail the write with EFBIG, which the atomic writer reports,
+  // instead of killing the process.
+  std::signal(SIGXFSZ, SIG_IGN);
   try {
     return ddpm::run_cli(argc, argv);
   } catch (const ddpm::Error& e) {

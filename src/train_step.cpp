@@ -48,6 +48,10 @@ torch::Tensor TrainStep::accumulate(const torch::Tensor& x0_in, const torch::Ten
   }
   out = out.to(torch::kFloat32);
   auto loss = diffusion_.loss_per_example(out, x0, noise, t).mean() / tc.grad_accum;
+  if (poison_next_) {
+    loss = loss * std::numeric_limits<double>::quiet_NaN();
+    poison_next_ = false;
+  }
   loss.backward();
   return loss.detach();
 }

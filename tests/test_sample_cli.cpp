@@ -116,7 +116,7 @@ TEST_F(SampleTest, BadCheckpointsAndArgumentsGiveOneClearLine) {
       {sample("--sampler ddim --steps 5000"), "--steps 5000: at most 100"},
       {sample("--guidance 2"), "--guidance needs a class-conditional model"},
       {sample("--class cat"), "this model is unconditional"},
-      {sample("--sampler euler"), "--sampler euler: expected ddpm or ddim"},
+      {sample("--sampler euler"), "--sampler \"euler\": expected ddpm, ddim or dpmpp2m"},
       {sample("--out /nonexistent/dir/x.png"), "does not exist or is not writable"},
   };
   for (const auto& c : cases) {

@@ -47,11 +47,11 @@ std::string source_path(const std::string& relative) {
   return std::string(DDPM_SOURCE_DIR) + "/" + relative;
 }
 
-CommandResult run_ddpm(const std::string& args, const std::string& cwd) {
+CommandResult run_ddpm(const std::string& args, const std::string& cwd, const std::string& prefix) {
   TempDir capture;
   const std::string out = capture / "out", err = capture / "err";
-  const std::string command = "cd '" + cwd + "' && '" + DDPM_BINARY + "' " + args + " >'" + out +
-                              "' 2>'" + err + "'";
+  const std::string command = "cd '" + cwd + "' && " + prefix + " '" + DDPM_BINARY + "' " + args +
+                              " >'" + out + "' 2>'" + err + "'";
   int status = std::system(command.c_str());
   CommandResult result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -25,8 +25,10 @@ struct CommandResult {
   std::string err;  // stderr
 };
 
-// Runs `ddpm <args>` (args already shell-quoted as needed) from `cwd` (default: the source dir).
-CommandResult run_ddpm(const std::string& args, const std::string& cwd = DDPM_SOURCE_DIR);
+// Runs `ddpm <args>` (args already shell-quoted as needed) from `cwd` (default: the source dir),
+// after the shell commands in `prefix` (e.g. "ulimit -f 100; export X=1;").
+CommandResult run_ddpm(const std::string& args, const std::string& cwd = DDPM_SOURCE_DIR,
+                       const std::string& prefix = "");
 
 void write_file(const std::string& path, const std::string& content);
 std::string read_file(const std::string& path);

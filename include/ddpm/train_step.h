@@ -25,6 +25,9 @@ class TrainStep {
   double apply(int64_t step);
   // Drops the accumulated gradients (a skipped step).
   void discard();
+  // Fault injection for the reliability tests: the next accumulate() multiplies its loss by NaN, so
+  // the loss and every gradient are non-finite, as after a real divergence.
+  void poison_next() { poison_next_ = true; }
 
   torch::optim::AdamW& optimizer() { return optimizer_; }
   Ema& ema() { return ema_; }
@@ -37,6 +40,7 @@ class TrainStep {
   Ema ema_;
   torch::optim::AdamW optimizer_;
   std::vector<torch::Tensor> parameters_;
+  bool poison_next_ = false;
 };
 
 // Linear warm-up: lr · min(1, (step + 1)/warmup_steps).
