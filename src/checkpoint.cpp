@@ -110,7 +110,11 @@ void save_checkpoint(const std::string& path, const CheckpointMeta& meta,
 Checkpoint Checkpoint::open(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": checkpoint not found or not readable");
-  std::vector<uint8_t> b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return from_bytes(bytes, path);
+}
+
+Checkpoint Checkpoint::from_bytes(const std::vector<uint8_t>& b, const std::string& path) {
   if (b.empty()) throw Error(path + ": checkpoint is empty (0 bytes); use an earlier snapshot");
   if (b.size() < 8 || std::memcmp(b.data(), kMagic, 8) != 0) {
     throw Error(path + ": not a ddpm checkpoint (wrong magic bytes); give a .pt written by "

@@ -59,8 +59,27 @@ std::vector<int64_t> ddim_timesteps(int64_t T, int64_t steps, const std::string&
     ts.push_back(static_cast<int64_t>(std::llround(t)));
   }
   if (spacing != "uniform" && spacing != "quadratic") {
-    throw Error("timestep spacing \"" + spacing + "\": expected uniform or quadratic");
+    throw Error("timestep spacing \"" + spacing + "\": expected uniform, quadratic or logsnr");
   }
+  ts.erase(std::unique(ts.begin(), ts.end()), ts.end());
+  return ts;
+}
+
+std::vector<int64_t> sampler_timesteps(const GaussianDiffusion& diffusion, int64_t steps,
+                                       const std::string& spacing) {
+  const int64_t T = diffusion.timesteps();
+  if (spacing != "logsnr") return ddim_timesteps(T, steps, spacing);
+  if (steps < 1 || steps > T) return ddim_timesteps(T, steps, "uniform");  // same range error
+  // Evenly spaced in λ = log(α/σ) between λ(T−1) and λ(0), each snapped to the nearest timestep.
+  auto ab = diffusion.table64().alphas_cumprod;
+  auto lambda = 0.5 * (torch::log(ab) - torch::log1p(-ab));  // [T], decreasing in t
+  const double hi = lambda[0].item<double>(), lo = lambda[T - 1].item<double>();
+  std::vector<int64_t> ts;
+  for (int64_t i = 0; i < steps; ++i) {
+    const double target = steps == 1 ? lo : hi + (lo - hi) * static_cast<double>(i) / (steps - 1);
+    ts.push_back((lambda - target).abs().argmin().item<int64_t>());
+  }
+  std::sort(ts.begin(), ts.end());
   ts.erase(std::unique(ts.begin(), ts.end()), ts.end());
   return ts;
 }
@@ -68,7 +87,7 @@ std::vector<int64_t> ddim_timesteps(int64_t T, int64_t steps, const std::string&
 torch::Tensor sample_ddim(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
                           NoiseStream& noise, int64_t steps, double eta, const std::string& spacing,
                           bool clip_denoised, const Progress& progress) {
-  const auto ts = ddim_timesteps(diffusion.timesteps(), steps, spacing);
+  const auto ts = sampler_timesteps(diffusion, steps, spacing.empty() ? "uniform" : spacing);
   const auto& ab = diffusion.table64().alphas_cumprod;
   auto x = noise.next();
   const int64_t n = static_cast<int64_t>(ts.size());
@@ -94,7 +113,7 @@ torch::Tensor sample_ddim(const GaussianDiffusion& diffusion, const Denoiser& de
 torch::Tensor sample_dpmpp_2m(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
                               NoiseStream& noise, int64_t steps, const std::string& spacing,
                               bool clip_denoised, const Progress& progress) {
-  const auto ts = ddim_timesteps(diffusion.timesteps(), steps, spacing);
+  const auto ts = sampler_timesteps(diffusion, steps, spacing.empty() ? "logsnr" : spacing);
   const auto& ab = diffusion.table64().alphas_cumprod;
   // α_t = √ᾱ_t, σ_t = √(1 − ᾱ_t), λ_t = log(α_t/σ_t): the half log-SNR the solver steps in.
   auto alpha = [&](int64_t t) { return std::sqrt(ab[t].item<double>()); };

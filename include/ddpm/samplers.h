@@ -35,7 +35,7 @@ struct SamplerOptions {
   std::string sampler = "ddpm";     // ddpm | ddim | dpmpp2m
   int64_t steps = 0;                // ddim: steps (0 = 50); dpmpp2m: steps (0 = 20); ddpm: all T
   double eta = 0.0;                 // ddim: 0 deterministic, 1 ≈ ancestral
-  std::string spacing = "uniform";  // ddim/dpmpp2m timesteps: uniform | quadratic
+  std::string spacing;  // uniform | quadratic | logsnr; empty: ddim uniform, dpmpp2m logsnr
   bool clip_denoised = true;
   Progress progress;
 };
@@ -68,6 +68,12 @@ torch::Tensor run_sampler(const GaussianDiffusion& diffusion, const Denoiser& de
 void check_sampler_name(const std::string& name, const std::string& what = "sampler");
 // Network evaluations per image the options imply: T for ddpm, steps (or its default) otherwise.
 int64_t sampler_steps(const SamplerOptions& options, int64_t timesteps);
+
+// The timesteps a few-step sampler visits, ascending and unique: "uniform"/"quadratic" in t, or
+// "logsnr", evenly spaced in λ = log(α/σ) (what DPM-Solver needs; uniform t puts its largest λ step
+// last and loses the second order there).
+std::vector<int64_t> sampler_timesteps(const GaussianDiffusion& diffusion, int64_t steps,
+                                       const std::string& spacing);
 
 // The DDIM timestep subsequence, descending order not applied: ascending, unique, within [0, T−1].
 std::vector<int64_t> ddim_timesteps(int64_t T, int64_t steps, const std::string& spacing);

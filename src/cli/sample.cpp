@@ -64,8 +64,8 @@ int command_sample(int argc, char** argv) {
       "sampler", "ddpm (ancestral, all T steps), ddim or dpmpp2m (DPM-Solver++(2M)); default: the config's", cxxopts::value<std::string>())(
       "steps", "ddim/dpmpp2m: network evaluations (default: the config's, or 50 ddim / 20 dpmpp2m)", cxxopts::value<int64_t>())(
       "eta", "ddim: noise scale (0 = deterministic)", cxxopts::value<double>())(
-      "spacing", "ddim/dpmpp2m timesteps: uniform or quadratic",
-      cxxopts::value<std::string>()->default_value("uniform"))(
+      "spacing", "ddim/dpmpp2m timesteps: uniform, quadratic or logsnr (default: ddim uniform, "
+      "dpmpp2m logsnr)", cxxopts::value<std::string>()->default_value(""))(
       "seed", "image i starts from noise seeded with seed + i",
       cxxopts::value<uint64_t>()->default_value("0"))(
       "batch", "images per forward pass (memory only: never changes the pictures)",
