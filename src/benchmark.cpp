@@ -106,7 +106,7 @@ BenchRun time_steps(const std::string& what, int64_t batch, const BenchOptions& 
 BenchReport run_benchmark(const Config& config, const BenchOptions& options, std::ostream& log) {
   if (options.warmup < 0) throw Error("--warmup " + std::to_string(options.warmup) + ": must be >= 0");
   if (options.repeats < 1) throw Error("--repeats " + std::to_string(options.repeats) + ": must be >= 1");
-  const torch::Device device = pick_device(options.device);
+  const torch::Device device = options.device;
   Config cfg = config;
   if (options.batch > 0) cfg.train.batch_size = options.batch;
   if (options.batch < 0) throw Error("--batch " + std::to_string(options.batch) + ": must be >= 1");

@@ -47,11 +47,17 @@ torch::Tensor ancestral_step(const GaussianDiffusion& diffusion, const Denoiser&
   return t > 0 ? p.mean + torch::exp(0.5 * p.log_variance) * noise.next() : p.mean;
 }
 
-std::vector<int64_t> ddim_timesteps(int64_t T, int64_t steps, const std::string& spacing) {
+namespace {
+void require_steps_in_range(int64_t T, int64_t steps) {
   if (steps < 1 || steps > T) {
     throw Error("sampler steps = " + std::to_string(steps) + ": must be in [1, " +
                 std::to_string(T) + "] (the diffusion's timesteps)");
   }
+}
+}  // namespace
+
+std::vector<int64_t> ddim_timesteps(int64_t T, int64_t steps, const std::string& spacing) {
+  require_steps_in_range(T, steps);
   std::vector<int64_t> ts;
   for (int64_t i = 0; i < steps; ++i) {
     double frac = steps == 1 ? 1.0 : static_cast<double>(i) / static_cast<double>(steps - 1);
@@ -69,7 +75,7 @@ std::vector<int64_t> sampler_timesteps(const GaussianDiffusion& diffusion, int64
                                        const std::string& spacing) {
   const int64_t T = diffusion.timesteps();
   if (spacing != "logsnr") return ddim_timesteps(T, steps, spacing);
-  if (steps < 1 || steps > T) return ddim_timesteps(T, steps, "uniform");  // same range error
+  require_steps_in_range(T, steps);
   // Evenly spaced in λ = log(α/σ) between λ(T−1) and λ(0), each snapped to the nearest timestep.
   auto ab = diffusion.table64().alphas_cumprod;
   auto lambda = 0.5 * (torch::log(ab) - torch::log1p(-ab));  // [T], decreasing in t
@@ -162,6 +168,7 @@ int64_t sampler_steps(const SamplerOptions& options, int64_t timesteps) {
 
 torch::Tensor run_sampler(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
                           NoiseStream& noise, const SamplerOptions& options) {
+  check_sampler_name(options.sampler);
   if (options.sampler == "ddpm") {
     return sample_ddpm(diffusion, denoiser, noise, options.clip_denoised, options.progress);
   }
@@ -169,12 +176,8 @@ torch::Tensor run_sampler(const GaussianDiffusion& diffusion, const Denoiser& de
     return sample_ddim(diffusion, denoiser, noise, sampler_steps(options, diffusion.timesteps()),
                        options.eta, options.spacing, options.clip_denoised, options.progress);
   }
-  if (options.sampler == "dpmpp2m") {
-    return sample_dpmpp_2m(diffusion, denoiser, noise, sampler_steps(options, diffusion.timesteps()),
-                           options.spacing, options.clip_denoised, options.progress);
-  }
-  check_sampler_name(options.sampler);
-  throw Error("unreachable sampler " + options.sampler);
+  return sample_dpmpp_2m(diffusion, denoiser, noise, sampler_steps(options, diffusion.timesteps()),
+                         options.spacing, options.clip_denoised, options.progress);
 }
 
 Denoiser classifier_free_guidance(ConditionalDenoiser model, torch::Tensor labels,

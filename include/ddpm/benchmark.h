@@ -1,6 +1,8 @@
 // `ddpm bench`: times the real training step (TrainStep) and sampling step (ancestral_step) after
 // warm-up, and reports medians, achieved GFLOP/s, peak memory and the machine.
 #pragma once
+#include <torch/types.h>
+
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
@@ -15,7 +17,7 @@ struct BenchOptions {
   int64_t warmup = 3;
   int64_t repeats = 10;
   std::vector<std::string> what = {"train", "sample"};
-  std::string device = "auto";
+  torch::Device device = torch::kCPU;
   bool bf16 = false;
 };
 

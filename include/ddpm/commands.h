@@ -49,5 +49,9 @@ torch::Device runtime_from_args(const cxxopts::ParseResult& args);
 
 // Parses argv; returns false when --help was printed (the command should return 0).
 bool parse_options(cxxopts::Options& options, int argc, char** argv, cxxopts::ParseResult& result);
+// The same for the commands that read a checkpoint (sample, eval): adds --device/--threads, accepts
+// --n for --num, and requires --ckpt.
+bool parse_checkpoint_command(cxxopts::Options& options, int argc, char** argv,
+                              cxxopts::ParseResult& result);
 
 }  // namespace ddpm

@@ -5,7 +5,6 @@
 #include "ddpm/benchmark.h"
 #include "ddpm/commands.h"
 #include "ddpm/config_loading.h"
-#include "ddpm/runtime.h"
 
 namespace ddpm {
 
@@ -38,8 +37,7 @@ int command_bench(int argc, char** argv) {
   bench.what.clear();
   std::stringstream what(args["what"].as<std::string>());
   for (std::string item; std::getline(what, item, ',');) bench.what.push_back(item);
-  configure_threads(args["threads"].as<int64_t>());
-  bench.device = args["device"].as<std::string>();
+  bench.device = runtime_from_args(args);
 
   const BenchReport report = run_benchmark(config, bench, std::cerr);
   if (args.count("json")) {

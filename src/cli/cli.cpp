@@ -96,6 +96,16 @@ bool parse_options(cxxopts::Options& options, int argc, char** argv, cxxopts::Pa
   return true;
 }
 
+bool parse_checkpoint_command(cxxopts::Options& options, int argc, char** argv,
+                              cxxopts::ParseResult& result) {
+  add_runtime_options(options);
+  ArgList arg_list(argc, argv);
+  arg_list.alias("--n", "--num");
+  if (!parse_options(options, arg_list.argc(), arg_list.argv(), result)) return false;
+  if (!result.count("ckpt")) throw UsageError("give --ckpt FILE", options.help());
+  return true;
+}
+
 int run_cli(int argc, char** argv) {
   if (argc < 2) {
     print_usage(std::cerr);

@@ -50,12 +50,8 @@ int command_eval(int argc, char** argv) {
       "written", cxxopts::value<std::string>())(
       "report", "JSON report path (default: eval.json beside the checkpoint)",
       cxxopts::value<std::string>());
-  add_runtime_options(options);
-  ArgList arg_list(argc, argv);
-  arg_list.alias("--n", "--num");
   cxxopts::ParseResult args;
-  if (!parse_options(options, arg_list.argc(), arg_list.argv(), args)) return 0;
-  if (!args.count("ckpt")) throw UsageError("give --ckpt FILE", options.help());
+  if (!parse_checkpoint_command(options, argc, argv, args)) return 0;
   const bool want_fid = args.count("fid") > 0;
   const bool want_nll = args.count("nll") > 0 || !want_fid;
   if (want_fid && !args.count("features")) {

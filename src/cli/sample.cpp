@@ -75,12 +75,8 @@ int command_sample(int argc, char** argv) {
       "raw", "use the raw training weights instead of the EMA weights")(
       "no-clip", "do not clip the predicted x0 to [-1, 1] during sampling")(
       "bf16", "bf16 autocast of the network (for GPUs; on CPUs without bf16 units it is slower)");
-  add_runtime_options(options);
-  ArgList arg_list(argc, argv);
-  arg_list.alias("--n", "--num");
   cxxopts::ParseResult args;
-  if (!parse_options(options, arg_list.argc(), arg_list.argv(), args)) return 0;
-  if (!args.count("ckpt")) throw UsageError("give --ckpt FILE", options.help());
+  if (!parse_checkpoint_command(options, argc, argv, args)) return 0;
 
   const int64_t n = positive<int64_t>(args, "num", 1);
   const std::string ckpt_path = args["ckpt"].as<std::string>();
