@@ -107,6 +107,26 @@ void save_checkpoint(const std::string& path, const CheckpointMeta& meta,
   write_file_atomically(path, bytes.data(), bytes.size());
 }
 
+bool checkpoint_layout(const uint8_t* data, size_t size, CheckpointLayout& at) {
+  auto u64 = [&](size_t pos) {
+    uint64_t v;
+    std::memcpy(&v, data + pos, 8);
+    return v;
+  };
+  if (size < 24) return false;
+  at.meta_pos = 24;
+  const uint64_t meta_len = u64(16);
+  // After the metadata: the payload length (8), at least an empty payload, the CRC (4).
+  if (meta_len > size - 24 || size - 24 - meta_len < 12) return false;
+  at.meta_len = meta_len;
+  at.payload_pos = 24 + meta_len + 8;
+  const uint64_t payload_len = u64(24 + meta_len);
+  if (payload_len > size - at.payload_pos || size - at.payload_pos - payload_len < 4) return false;
+  at.payload_len = payload_len;
+  at.crc_pos = at.payload_pos + payload_len;
+  return true;
+}
+
 Checkpoint Checkpoint::open(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": checkpoint not found or not readable");
@@ -129,21 +149,16 @@ Checkpoint Checkpoint::from_bytes(const std::vector<uint8_t>& b, const std::stri
                 " is newer than this ddpm reads (" + std::to_string(kCheckpointVersion) +
                 "); upgrade ddpm");
   }
-  const uint64_t meta_len = get<uint64_t>(b, 16);
-  if (meta_len > b.size() - 24 || b.size() - 24 - meta_len < 12) throw Error(truncated);
-  const size_t payload_pos = 24 + meta_len + 8;
-  const uint64_t payload_len = get<uint64_t>(b, 24 + meta_len);
-  if (payload_len > b.size() - payload_pos || b.size() - payload_pos - payload_len < 4) {
-    throw Error(truncated);
-  }
-  const size_t end = payload_pos + payload_len;
-  if (get<uint32_t>(b, end) != crc32(b.data(), end)) {
+  CheckpointLayout at;
+  if (!checkpoint_layout(b.data(), b.size(), at)) throw Error(truncated);
+  if (get<uint32_t>(b, at.crc_pos) != crc32(b.data(), at.crc_pos)) {
     throw Error(path + ": checkpoint is corrupted (checksum mismatch); use an earlier snapshot");
   }
   Checkpoint ckpt;
   ckpt.path_ = path;
   try {
-    json m = json::parse(b.begin() + 24, b.begin() + 24 + meta_len);
+    const auto meta_begin = b.begin() + static_cast<std::ptrdiff_t>(at.meta_pos);
+    json m = json::parse(meta_begin, meta_begin + static_cast<std::ptrdiff_t>(at.meta_len));
     ckpt.meta_.config = config_from_json(m.at("config"), path + " (embedded config)");
     ckpt.meta_.step = m.at("step").get<int64_t>();
     ckpt.meta_.data.epoch = m.at("data").at("epoch").get<int64_t>();
@@ -158,7 +173,9 @@ Checkpoint Checkpoint::from_bytes(const std::vector<uint8_t>& b, const std::stri
   } catch (const json::exception& e) {
     throw Error(path + ": checkpoint metadata is invalid (" + e.what() + ")");
   }
-  ckpt.payload_ = std::make_shared<std::string>(b.begin() + payload_pos, b.begin() + end);
+  const auto payload_begin = b.begin() + static_cast<std::ptrdiff_t>(at.payload_pos);
+  ckpt.payload_ = std::make_shared<std::string>(
+      payload_begin, payload_begin + static_cast<std::ptrdiff_t>(at.payload_len));
   return ckpt;
 }
 

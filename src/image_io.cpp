@@ -9,20 +9,9 @@
 #include "ddpm/atomic_file.h"
 #include "ddpm/error.h"
 
-// Third-party single-file libraries: their own warnings are not ours to fix.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_FAILURE_USERMSG
 #include <stb_image.h>
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#include <stb_image_write.h>
-#define STB_IMAGE_RESIZE_IMPLEMENTATION
 #include <stb_image_resize.h>
-#pragma GCC diagnostic pop
+#include <stb_image_write.h>
 
 namespace ddpm {
 
@@ -140,12 +129,17 @@ std::vector<uint8_t> text_chunk(const std::string& key, const std::string& value
 }  // namespace
 
 std::vector<uint8_t> encode_png(const Image& image, const PngText& text) {
-  int len = 0;
-  uint8_t* png = stbi_write_png_to_mem(image.pixels.data(), image.width * image.channels,
-                                       image.width, image.height, image.channels, &len);
-  if (!png) throw Error("PNG encoding failed");
-  std::vector<uint8_t> bytes(png, png + len);
-  STBIW_FREE(png);
+  std::vector<uint8_t> bytes;
+  auto append = [](void* out, void* data, int size) {
+    const auto* p = static_cast<const uint8_t*>(data);
+    static_cast<std::vector<uint8_t>*>(out)->insert(static_cast<std::vector<uint8_t>*>(out)->end(),
+                                                     p, p + size);
+  };
+  if (!stbi_write_png_to_func(append, &bytes, image.width, image.height, image.channels,
+                              image.pixels.data(), image.width * image.channels) ||
+      bytes.size() < 33) {
+    throw Error("PNG encoding failed");
+  }
   // Insert tEXt chunks right after IHDR (8-byte signature + 25-byte IHDR chunk).
   std::vector<uint8_t> chunks;
   for (const auto& [key, value] : text) {

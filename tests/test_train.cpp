@@ -2,7 +2,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -141,13 +144,17 @@ TEST_F(TrainTest, SigintSavesAndExitsZeroThenResumeContinues) {
 TEST_F(TrainTest, SigkillAtAnyMomentLeavesALoadableCheckpoint) {
   // Checkpoint every step, so kills land during writes too.
   ASSERT_EQ(run_ddpm(tiny_train_args(dir_ / "run", data(), "--set train.steps=1")).exit_code, 0);
-  std::mt19937 rng(42);
+  // DDPM_KILL_TRIALS raises the trial count for a stress run (scripts/kill_stress.sh).
+  const char* trials_env = std::getenv("DDPM_KILL_TRIALS");
+  const int trials = trials_env ? std::max(1, std::atoi(trials_env)) : 8;
+  std::mt19937 rng(trials_env ? std::random_device{}() : 42);
   int64_t last_step = 1;
+  int mid_write = 0;
   auto metric_rows = [&] {
     std::ifstream in(dir_ / "run/metrics.jsonl");
     return std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n');
   };
-  for (int trial = 0; trial < 8; ++trial) {
+  for (int trial = 0; trial < trials; ++trial) {
     const auto rows_before = metric_rows();
     pid_t pid = test::spawn_ddpm(
         tiny_train_args(dir_ / "run", data(),
@@ -162,6 +169,12 @@ TEST_F(TrainTest, SigkillAtAnyMomentLeavesALoadableCheckpoint) {
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 400));
     kill(pid, SIGKILL);
     EXPECT_EQ(test::wait_exit(pid), 128 + SIGKILL);
+    for (const auto& e : fs::directory_iterator(dir_.path() / "run")) {
+      if (e.path().filename().string().find(".tmp.") != std::string::npos) {
+        ++mid_write;  // this kill landed while a checkpoint was being written
+        break;
+      }
+    }
     Checkpoint ckpt = Checkpoint::open(dir_ / "run/last.pt");  // throws if damaged
     UNet model(ckpt.meta().config.model);
     ckpt.load_module("ema", *model, torch::kCPU);
@@ -169,6 +182,9 @@ TEST_F(TrainTest, SigkillAtAnyMomentLeavesALoadableCheckpoint) {
     last_step = ckpt.meta().step;
   }
   EXPECT_GT(last_step, 1);
+  std::printf("%d SIGKILLs, %d of them during a checkpoint write; last.pt loaded after each, "
+              "reaching step %lld\n",
+              trials, mid_write, static_cast<long long>(last_step));
   // The next run continues and clears the temporary files that killed writers left behind.
   auto resumed = run_ddpm(tiny_train_args(
       dir_ / "run", data(), "--set train.steps=" + std::to_string(last_step + 2) + " --resume"));

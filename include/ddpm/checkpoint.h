@@ -35,6 +35,17 @@ struct CheckpointParts {
   bool rng = true;  // the default CPU (and CUDA, when present) generators
 };
 
+// File layout: "DDPMCKPT", u32 version, u32 flags, u64 n, n bytes of JSON metadata, u64 m, m bytes
+// of LibTorch archive, u32 CRC-32 of everything before it (little-endian).
+struct CheckpointLayout {
+  size_t meta_pos = 24, meta_len = 0;
+  size_t payload_pos = 0, payload_len = 0;
+  size_t crc_pos = 0;  // the CRC covers bytes [0, crc_pos)
+};
+// Where the sections lie according to the length fields, or false when they do not fit in
+// `size` bytes (a truncated file). Checks neither the magic, the version nor the CRC.
+bool checkpoint_layout(const uint8_t* data, size_t size, CheckpointLayout& layout);
+
 // Serialises and writes atomically (temp file, fsync, rename).
 void save_checkpoint(const std::string& path, const CheckpointMeta& meta, const CheckpointParts& parts);
 std::vector<uint8_t> serialize_checkpoint(const CheckpointMeta& meta, const CheckpointParts& parts);

@@ -12,27 +12,12 @@
 #include "ddpm/image_io.h"
 #include "ddpm/unet.h"
 
-namespace {
-uint64_t read64(const std::vector<uint8_t>& b, size_t at) {
-  uint64_t v = 0;
-  std::memcpy(&v, b.data() + at, 8);
-  return v;
-}
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint8_t> bytes(data, data + size);
-  if (size >= 36) {
-    const uint64_t meta_len = read64(bytes, 16);
-    if (meta_len <= size - 36) {
-      const uint64_t payload_len = read64(bytes, 24 + meta_len);
-      const size_t payload_pos = 24 + meta_len + 8;
-      if (payload_len <= size - payload_pos - 4) {
-        const size_t end = payload_pos + payload_len;
-        const uint32_t crc = ddpm::crc32(bytes.data(), end);
-        std::memcpy(bytes.data() + end, &crc, 4);
-      }
-    }
+  ddpm::CheckpointLayout at;
+  if (ddpm::checkpoint_layout(bytes.data(), bytes.size(), at)) {
+    const uint32_t crc = ddpm::crc32(bytes.data(), at.crc_pos);
+    std::memcpy(bytes.data() + at.crc_pos, &crc, 4);
   }
   try {
     ddpm::Checkpoint ckpt = ddpm::Checkpoint::from_bytes(bytes, "fuzz.pt");
