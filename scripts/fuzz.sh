@@ -2,9 +2,9 @@
 # Bounded libFuzzer runs (not part of the default tests): config parser, image decoder, checkpoint
 # reader, each under AddressSanitizer + UndefinedBehaviorSanitizer.
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 60)
-# Builds with clang into build-fuzz/, seeds each corpus from the repository (configs, emoji PNGs, a
-# checkpoint of a 2-step tiny run) and prints each target's executions. A crash leaves its input as
-# build-fuzz/crash-* and makes the script fail.
+# Builds with clang into build-fuzz/, seeds each corpus with the shipped configs, the built-in emoji
+# PNGs and the checkpoint of a 2-step tiny run, and prints each target's executions. A crash leaves
+# its input as build-fuzz/crash-* and makes the script fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET="${1:-60}"
@@ -19,13 +19,16 @@ cmake --build build-fuzz -j "$(nproc)" --target fuzz_config fuzz_image fuzz_chec
 corpus=build-fuzz/corpus
 mkdir -p "$corpus/config" "$corpus/image" "$corpus/checkpoint"
 cp configs/*.json "$corpus/config/"
-if [ -d data/emoji ]; then
-  find data/emoji -name '*.png' | head -50 | xargs -I{} cp {} "$corpus/image/"
-fi
+# Inputs that once crashed a target are replayed first on every run.
+for target in config image checkpoint; do
+  if [ -d "tests/fuzz/regressions/$target" ]; then
+    cp tests/fuzz/regressions/"$target"/* "$corpus/$target/"
+  fi
+done
 if [ ! -f "$corpus/checkpoint/tiny.pt" ]; then
   run=$(mktemp -d)
-  mkdir -p "$run/data"
-  build-fuzz/ddpm data emoji --out "$run/data" --limit 16 >/dev/null
+  build-fuzz/ddpm data emoji --out "$run/data" --limit 32 >/dev/null
+  find "$run/data" -name '*.png' -exec cp {} "$corpus/image/" \;
   build-fuzz/ddpm train --config configs/tiny.json --set train.steps=2 --set train.batch_size=4 \
     --set "data.path=$run/data" --set "train.run_dir=$run/run" >/dev/null 2>&1
   cp "$run/run/last.pt" "$corpus/checkpoint/tiny.pt"

@@ -268,6 +268,24 @@ json parse_json_text(const std::string& text, const std::string& origin) {
     std::string detail = colon == std::string::npos ? what : what.substr(colon + 2);
     throw Error(origin + ":" + std::to_string(line) + ":" + std::to_string(column) +
                 ": invalid JSON: " + detail);
+  } catch (const json::out_of_range& e) {
+    // A number beyond the range of a double (found by fuzzing). The parser gives no position:
+    // it is where the quoted token first appears.
+    std::string what = e.what();
+    auto open = what.find('\'');
+    auto close = what.rfind('\'');
+    std::string where;
+    if (open != std::string::npos && close > open) {
+      const auto at = text.find(what.substr(open + 1, close - open - 1));
+      if (at != std::string::npos) {
+        auto [line, column] = line_column(text, at);
+        where = ":" + std::to_string(line) + ":" + std::to_string(column);
+      }
+    }
+    const auto detail = what.find("] ");
+    throw Error(origin + where + ": invalid JSON: " +
+                (detail == std::string::npos ? what : what.substr(detail + 2)) +
+                " (too large for a number)");
   }
 }
 }  // namespace
@@ -323,6 +341,8 @@ void apply_override(Config& config, const std::string& assignment) {
     value = json::parse(raw);
   } catch (const json::parse_error&) {
     value = raw;  // bare words are strings: train.device=cuda
+  } catch (const json::out_of_range&) {
+    throw Error("--set " + assignment + ": " + raw + " is too large for a number");
   }
   json patch = config_to_json(config);
   if (patch.contains(section) && !patch[section].is_object()) {

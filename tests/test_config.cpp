@@ -70,6 +70,19 @@ TEST(Config, BadJsonReportsLineAndColumn) {
   EXPECT_NE(message.find("invalid JSON"), std::string::npos) << message;
 }
 
+TEST(Config, NumberTooLargeForADoubleIsAnInvalidJsonError) {
+  // Found by fuzz_config: nlohmann reports this as out_of_range, not as a parse error.
+  const std::string message =
+      error_of([] { config_from_json_text("{\n  \"train\": {\"lr\": 3255E5555555}}", "c.json"); });
+  EXPECT_EQ(message.find("c.json:2:"), 0u) << message;
+  EXPECT_NE(message.find("invalid JSON: number overflow parsing '3255E5555555'"), std::string::npos)
+      << message;
+  Config config;
+  EXPECT_NE(error_of([&] { apply_override(config, "train.lr=1e999"); })
+                .find("--set train.lr=1e999: 1e999 is too large for a number"),
+            std::string::npos);
+}
+
 TEST(Config, WrongTypeNamesKeyPathAndExpectedType) {
   std::string message = error_of([] {
     config_from_json_text(R"({"train": {"lr": "abc"}})", "c.json");

@@ -71,6 +71,7 @@ TEST_F(Reliability, BadConfigsGiveOneClearLine) {
       {" \n", "", "the config file is empty"},
       {"{\n  \"train\": {\n    \"lr\": 0.1,,\n  }\n}\n", "", ".json:3:"},
       {R"({"train": {"lr": "fast"}})", "", "train.lr: expected a number, got \"fast\""},
+      {R"({"train": {"lr": 1e999}})", "", "invalid JSON: number overflow parsing '1e999'"},
       {R"({"model": {"channel_mults": [1, "x"]}})", "", "model.channel_mults[1]: expected an integer"},
       {R"({"train": {"lerning_rate": 1}})", "", "unknown key train.lerning_rate (did you mean train.lr?)"},
       {R"({"train": {"lr": -0.001}})", "", "train.lr = -0.001: must be a positive number"},
@@ -91,6 +92,8 @@ TEST_F(Reliability, BadConfigsGiveOneClearLine) {
   // --set goes through the same checks.
   expect_one_line_error(run_ddpm(train("--set train.lr=abc")), "train.lr", "--set train.lr=abc");
   expect_one_line_error(run_ddpm(train("--set model.nope=1")), "unknown key model.nope", "--set");
+  expect_one_line_error(run_ddpm(train("--set train.lr=1e999")), "1e999 is too large for a number",
+                        "--set train.lr=1e999");
 }
 
 TEST_F(Reliability, UnreadableConfigIsNamed) {
