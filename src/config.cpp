@@ -361,18 +361,25 @@ void apply_override(Config& config, const std::string& assignment) {
 
 void validate(const Config& c) {
   const auto& m = c.model;
-  require(m.image_size >= 8, "model.image_size", m.image_size, "must be at least 8");
+  // Upper bounds keep every product below (channels, levels, resolution) far from overflow; they
+  // are orders of magnitude above any model that fits in memory.
+  require(m.image_size >= 8 && m.image_size <= 8192, "model.image_size", m.image_size,
+          "must be in [8, 8192]");
   require(m.in_channels == 1 || m.in_channels == 3, "model.in_channels", m.in_channels,
           "must be 1 (grey) or 3 (RGB)");
-  require(m.base_channels > 0, "model.base_channels", m.base_channels, "must be positive");
+  require(m.base_channels > 0 && m.base_channels <= 8192, "model.base_channels",
+          m.base_channels, "must be in [1, 8192]");
   require(!m.channel_mults.empty(), "model.channel_mults", "[]", "needs at least one level");
+  require(m.channel_mults.size() <= 16, "model.channel_mults",
+          std::to_string(m.channel_mults.size()) + " levels", "at most 16 are supported");
+  require(m.num_groups > 0, "model.num_groups", m.num_groups, "must be positive");
   for (auto mult : m.channel_mults) {
-    require(mult > 0, "model.channel_mults", mult, "every multiplier must be positive");
+    require(mult > 0 && mult <= 256, "model.channel_mults", mult,
+            "every multiplier must be in [1, 256]");
     require((m.base_channels * mult) % m.num_groups == 0, "model.num_groups", m.num_groups,
             "must divide every level's channel count (base_channels x multiplier = " +
                 std::to_string(m.base_channels * mult) + ")");
   }
-  require(m.num_groups > 0, "model.num_groups", m.num_groups, "must be positive");
   require(m.num_res_blocks > 0, "model.num_res_blocks", m.num_res_blocks, "must be positive");
   const int64_t factor = int64_t{1} << (m.channel_mults.size() - 1);
   require(m.image_size % factor == 0, "model.image_size", m.image_size,
@@ -398,7 +405,8 @@ void validate(const Config& c) {
           "must be 0 (unconditional) or the number of classes");
 
   const auto& d = c.diffusion;
-  require(d.timesteps >= 1, "diffusion.timesteps", d.timesteps, "must be at least 1");
+  require(d.timesteps >= 1 && d.timesteps <= 1000000, "diffusion.timesteps", d.timesteps,
+          "must be in [1, 1000000]");
   require_one_of("diffusion.schedule", d.schedule, {"linear", "cosine"});
   require(d.beta_start > 0 && d.beta_start < 1, "diffusion.beta_start", d.beta_start,
           "must be in (0, 1)");

@@ -19,6 +19,15 @@ Image decode_image_memory(const uint8_t* data, size_t size, const std::string& n
   if (size == 0) throw Error(name + ": empty file");
   if (size > static_cast<size_t>(INT32_MAX)) throw Error(name + ": file too large to decode");
   int w = 0, h = 0, c = 0;
+  // The header alone can promise a huge image (a 22-byte RLE TGA declares 23551×33023): check the
+  // size before decoding so that such a file is an error, not gigabytes of memory.
+  if (stbi_info_from_memory(data, static_cast<int>(size), &w, &h, &c) &&
+      static_cast<int64_t>(w) * h > kMaxImagePixels) {
+    throw Error(name + ": image is " + std::to_string(w) + "x" + std::to_string(h) + " (" +
+                std::to_string(static_cast<int64_t>(w) * h / 1000000) +
+                " megapixels), above the limit of " + std::to_string(kMaxImagePixels / 1000000) +
+                " megapixels: downscale it or remove it");
+  }
   uint8_t* pixels = stbi_load_from_memory(data, static_cast<int>(size), &w, &h, &c, 0);
   if (!pixels) throw Error(name + ": cannot decode image (" + stbi_failure_reason() + ")");
   Image image{w, h, c, std::vector<uint8_t>(pixels, pixels + static_cast<size_t>(w) * h * c)};

@@ -128,6 +128,29 @@ TEST(Config, ImpossibleValuesAreRejected) {
   fails([](Config& c) { c.model.in_channels = 2; }, "model.in_channels");
 }
 
+// Found by fuzz_config: num_groups = 0 reached a modulo before its own check (division by zero),
+// and huge sizes overflowed the channel products. Each is now a plain error.
+TEST(Config, ZeroGroupsAndHugeSizesAreErrorsNotArithmeticFaults) {
+  Config c;
+  c.model.num_groups = 0;
+  EXPECT_EQ(error_of([&] { validate(c); }), "model.num_groups = 0: must be positive");
+  c = Config{};
+  c.model.base_channels = int64_t{1} << 40;
+  EXPECT_EQ(error_of([&] { validate(c); }),
+            "model.base_channels = 1099511627776: must be in [1, 8192]");
+  c = Config{};
+  c.model.channel_mults = {1, int64_t{1} << 62};
+  EXPECT_EQ(error_of([&] { validate(c); }),
+            "model.channel_mults = 4611686018427387904: every multiplier must be in [1, 256]");
+  c = Config{};
+  c.model.channel_mults = std::vector<int64_t>(70, 1);
+  EXPECT_EQ(error_of([&] { validate(c); }),
+            "model.channel_mults = 70 levels: at most 16 are supported");
+  c = Config{};
+  c.diffusion.timesteps = int64_t{1} << 40;
+  EXPECT_EQ(error_of([&] { validate(c); }).rfind("diffusion.timesteps = ", 0), 0u);
+}
+
 TEST(Config, OverridesParseValuesAndCheckKeys) {
   Config c;
   apply_override(c, "train.lr=1e-3");

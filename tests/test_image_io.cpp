@@ -82,6 +82,22 @@ TEST(ImageIo, CorruptInputIsAnErrorNotACrash) {
   EXPECT_THROW(decode_image_memory(junk, 0, "empty"), Error);
 }
 
+// Found by fuzz_image: 22 bytes of run-length TGA that declare a 23551×33023 grey image, which
+// stb would decode into 777 MB (and the conversions copy it again). Refused from the header.
+TEST(ImageIo, AHeaderDeclaringGigapixelsIsRefusedBeforeDecoding) {
+  const uint8_t tga[] = {0xff, 0x00, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                         0xff, 0xff, 0x5b, 0xff, 0x80, 0x08, 0x52, 0x00, 0x80, 0x08, 0x60};
+  std::string message;
+  try {
+    decode_image_memory(tga, sizeof(tga), "huge.tga");
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  EXPECT_EQ(message,
+            "huge.tga: image is 23551x33023 (777 megapixels), above the limit of 64 megapixels: "
+            "downscale it or remove it");
+}
+
 TEST(Emoji, FindsCompletePngsInABlob) {
   Image im = solid(3, 3, 3, {9, 9, 9});
   auto png = encode_png(im);

@@ -19,8 +19,11 @@ struct Image {
 
 using PngText = std::vector<std::pair<std::string, std::string>>;
 
+// Larger images are refused before decoding (a tiny file can declare gigapixels).
+constexpr int64_t kMaxImagePixels = 64'000'000;
+
 // Decodes anything stb_image reads (PNG, JPEG, BMP, TGA, GIF first frame, …) keeping its channels.
-// Throws ddpm::Error naming the file and stb's reason.
+// Throws ddpm::Error naming the file and stb's reason, or the size when above kMaxImagePixels.
 Image decode_image_file(const std::string& path);
 Image decode_image_memory(const uint8_t* data, size_t size, const std::string& name);
 
