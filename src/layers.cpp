@@ -55,8 +55,16 @@ ResBlockImpl::ResBlockImpl(int64_t in_ch, int64_t out_ch, int64_t temb_dim, doub
   if (in_ch != out_ch) skip_ = register_module("skip", conv1x1(in_ch, out_ch));
 }
 
+torch::Tensor group_norm(torch::nn::GroupNorm& norm, const torch::Tensor& x) {
+  // Under bf16 autocast the convolutions hand over bf16 activations. CUDA autocast runs GroupNorm
+  // in fp32 by itself; CPU autocast (LibTorch 1.13) passes bf16 to a kernel that wants the fp32
+  // weights' type. Normalising in the weights' precision does what CUDA does, on every device.
+  const auto type = norm->weight.scalar_type();
+  return norm(x.scalar_type() == type ? x : x.to(type));
+}
+
 torch::Tensor norm_silu(torch::nn::GroupNorm& norm, const torch::Tensor& x) {
-  auto h = norm(x);
+  auto h = group_norm(norm, x);
   // Without autograd (sampling) the activation can overwrite the fresh normalised tensor.
   return torch::GradMode::is_enabled() ? torch::silu(h) : torch::silu_(h);
 }
@@ -81,7 +89,7 @@ AttentionBlockImpl::AttentionBlockImpl(int64_t channels, int64_t heads, int64_t 
 torch::Tensor AttentionBlockImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   const int64_t d = C / heads_;
-  auto qkv = qkv_(norm_(x)).reshape({B, 3, heads_, d, H * W});  // [B, 3, h, d, L]
+  auto qkv = qkv_(group_norm(norm_, x)).reshape({B, 3, heads_, d, H * W});  // [B, 3, h, d, L]
   auto q = qkv.select(1, 0).transpose(-2, -1);                   // [B, h, L, d]
   auto k = qkv.select(1, 1).transpose(-2, -1);
   auto v = qkv.select(1, 2).transpose(-2, -1);

@@ -74,6 +74,20 @@ TEST_F(SampleTest, SameSeedGivesIdenticalPngsWhateverTheBatch) {
   }
 }
 
+// bf16 end to end on the CPU: a run trained under train.precision=bf16, sampled with --bf16.
+TEST_F(SampleTest, Bf16TrainingAndSamplingRun) {
+  auto r = run_ddpm(test::tiny_train_args(dir_ / "bf16run", dir_ / "emoji",
+                                          "--set train.steps=3 --set train.batch_size=4 "
+                                          "--set train.precision=bf16"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE((r.out + r.err).find("done: step 3"), std::string::npos) << r.out << r.err;
+  r = run_ddpm("sample --threads 1 --ckpt '" + (dir_ / "bf16run/last.pt") +
+               "' --bf16 --n 4 --sampler ddim --steps 3 --out '" + (dir_ / "bf16.png") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Image grid = decode_image_file(dir_ / "bf16.png");
+  EXPECT_EQ(grid.width, 2 * (16 + 2) + 2);
+}
+
 TEST_F(SampleTest, RawAndEmaWeightsDiffer) {
   ASSERT_EQ(run_ddpm(sample("--n 4 --sampler ddim --steps 5 --out '" + (dir_ / "ema.png") + "'")).exit_code, 0);
   ASSERT_EQ(run_ddpm(sample("--raw --n 4 --sampler ddim --steps 5 --out '" + (dir_ / "raw.png") + "'")).exit_code, 0);

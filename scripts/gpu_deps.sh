@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Copies ddpm's header-only dependencies (nlohmann_json with its CMake config, cxxopts, stb) and
+# GoogleTest's sources from this Debian machine (after scripts/setup.sh) into .deps/, which git
+# ignores. A machine with PyTorch but no apt (a lent GPU machine) builds with them: carry .deps there
+# and run scripts/gpu_check.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for needed in /usr/include/nlohmann/json.hpp /usr/include/cxxopts.hpp /usr/include/stb/stb_image.h \
+              /usr/share/cmake/nlohmann_json/nlohmann_jsonConfig.cmake /usr/src/googletest/CMakeLists.txt \
+              /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf; do
+  if [ ! -e "$needed" ]; then
+    echo "gpu_deps.sh: $needed is missing: run scripts/setup.sh first" >&2
+    exit 1
+  fi
+done
+rm -rf .deps
+mkdir -p .deps/include .deps/share/cmake
+cp -r /usr/include/nlohmann /usr/include/cxxopts.hpp /usr/include/stb .deps/include/
+cp -r /usr/share/cmake/nlohmann_json .deps/share/cmake/
+cp -r /usr/src/googletest .deps/googletest
+# The built-in data set is cut from this font.
+cp /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf .deps/
+du -sh .deps
