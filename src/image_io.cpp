@@ -140,9 +140,9 @@ std::vector<uint8_t> text_chunk(const std::string& key, const std::string& value
 std::vector<uint8_t> encode_png(const Image& image, const PngText& text) {
   std::vector<uint8_t> bytes;
   auto append = [](void* out, void* data, int size) {
+    auto& sink = *static_cast<std::vector<uint8_t>*>(out);
     const auto* p = static_cast<const uint8_t*>(data);
-    static_cast<std::vector<uint8_t>*>(out)->insert(static_cast<std::vector<uint8_t>*>(out)->end(),
-                                                     p, p + size);
+    sink.insert(sink.end(), p, p + size);
   };
   if (!stbi_write_png_to_func(append, &bytes, image.width, image.height, image.channels,
                               image.pixels.data(), image.width * image.channels) ||

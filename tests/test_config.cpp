@@ -7,19 +7,9 @@
 namespace ddpm {
 namespace {
 
+using test::error_of;
 using test::TempDir;
 using test::write_file;
-
-// The message of the ddpm::Error a callable throws ("" if none).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(Config, DefaultsAreTheOriginalDdpm) {
   Config c;

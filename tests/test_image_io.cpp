@@ -87,13 +87,7 @@ TEST(ImageIo, CorruptInputIsAnErrorNotACrash) {
 TEST(ImageIo, AHeaderDeclaringGigapixelsIsRefusedBeforeDecoding) {
   const uint8_t tga[] = {0xff, 0x00, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
                          0xff, 0xff, 0x5b, 0xff, 0x80, 0x08, 0x52, 0x00, 0x80, 0x08, 0x60};
-  std::string message;
-  try {
-    decode_image_memory(tga, sizeof(tga), "huge.tga");
-  } catch (const Error& e) {
-    message = e.what();
-  }
-  EXPECT_EQ(message,
+  EXPECT_EQ(test::error_of([&] { decode_image_memory(tga, sizeof(tga), "huge.tga"); }),
             "huge.tga: image is 23551x33023 (777 megapixels), above the limit of 64 megapixels: "
             "downscale it or remove it");
 }

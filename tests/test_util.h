@@ -5,7 +5,20 @@
 #include <filesystem>
 #include <string>
 
+#include "ddpm/error.h"
+
 namespace ddpm::test {
+
+// The message of the ddpm::Error a callable throws ("" if none).
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
 
 // A fresh folder under the system temp dir, removed when the object dies.
 class TempDir {
