@@ -37,6 +37,8 @@ void visit_fields(DiffusionConfig& c, F&& f) {
   f("cosine_s", c.cosine_s);
   f("objective", c.objective);
   f("loss", c.loss);
+  f("loss_weighting", c.loss_weighting);
+  f("min_snr_gamma", c.min_snr_gamma);
   f("variance", c.variance);
 }
 template <class F>
@@ -84,6 +86,7 @@ void visit_fields(SampleConfig& c, F&& f) {
   f("sampler", c.sampler);
   f("steps", c.steps);
   f("eta", c.eta);
+  f("churn", c.churn);
   f("clip_denoised", c.clip_denoised);
   f("batch", c.batch);
   f("guidance", c.guidance);
@@ -415,6 +418,9 @@ void validate(const Config& c) {
   require(d.cosine_s >= 0, "diffusion.cosine_s", d.cosine_s, "must be non-negative");
   require_one_of("diffusion.objective", d.objective, {"eps", "x0", "v"});
   require_one_of("diffusion.loss", d.loss, {"l1", "l2"});
+  require_one_of("diffusion.loss_weighting", d.loss_weighting, {"none", "min_snr"});
+  require(d.min_snr_gamma > 0 && std::isfinite(d.min_snr_gamma), "diffusion.min_snr_gamma",
+          d.min_snr_gamma, "must be a positive number (5 is the paper's)");
   require_one_of("diffusion.variance", d.variance, {"fixed_small", "fixed_large"});
 
   const auto& t = c.train;
@@ -456,10 +462,11 @@ void validate(const Config& c) {
   require_one_of("train.precision", t.precision, {"fp32", "bf16"});
 
   const auto& s = c.sample;
-  require_one_of("sample.sampler", s.sampler, {"ddpm", "ddim", "dpmpp2m"});
+  require_one_of("sample.sampler", s.sampler, {"ddpm", "ddim", "dpmpp2m", "heun"});
   require(s.steps >= 0 && s.steps <= d.timesteps, "sample.steps", s.steps,
           "must be in [0, diffusion.timesteps] (0 = default)");
   require(s.eta >= 0, "sample.eta", s.eta, "must be non-negative");
+  require(s.churn >= 0 && s.churn <= 1000, "sample.churn", s.churn, "must be in [0, 1000]");
   require(s.batch >= 1, "sample.batch", s.batch, "must be at least 1");
   require(s.guidance >= 0, "sample.guidance", s.guidance, "must be non-negative");
 }

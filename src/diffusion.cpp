@@ -80,6 +80,25 @@ torch::Tensor GaussianDiffusion::predict_x0(const torch::Tensor& model_output,
   throw Error("diffusion.objective: unknown objective \"" + config_.objective + "\"");
 }
 
+torch::Tensor GaussianDiffusion::predict_eps(const torch::Tensor& model_output,
+                                             const torch::Tensor& x_t,
+                                             const torch::Tensor& t) const {
+  if (config_.objective == "eps") return model_output;
+  if (config_.objective == "x0") return eps_from_x0(x_t, t, model_output);
+  if (config_.objective == "v") {
+    // ε = σ x_t + α v  (Salimans & Ho 2022, from x_t = α x0 + σ ε and v = α ε − σ x0)
+    return extract(table_.sqrt_one_minus_alphas_cumprod, t, x_t) * x_t +
+           extract(table_.sqrt_alphas_cumprod, t, x_t) * model_output;
+  }
+  throw Error("diffusion.objective: unknown objective \"" + config_.objective + "\"");
+}
+
+Denoised GaussianDiffusion::denoise(const torch::Tensor& model_output, const torch::Tensor& x_t,
+                                    const torch::Tensor& t) const {
+  auto out = model_output.to(x_t.scalar_type());
+  return {predict_x0(out, x_t, t), predict_eps(out, x_t, t)};
+}
+
 ReversePrediction GaussianDiffusion::p_mean_variance(const torch::Tensor& model_output,
                                                      const torch::Tensor& x_t,
                                                      const torch::Tensor& t,
@@ -111,13 +130,26 @@ torch::Tensor GaussianDiffusion::training_target(const torch::Tensor& x0,
   throw Error("diffusion.objective: unknown objective \"" + config_.objective + "\"");
 }
 
+torch::Tensor GaussianDiffusion::loss_weight(const torch::Tensor& t) const {
+  auto ones = torch::ones({t.size(0)}, torch::TensorOptions().device(t.device()));
+  if (config_.loss_weighting == "none") return ones;
+  auto ab = table_.alphas_cumprod.index_select(0, t.to(table_.alphas_cumprod.device(), torch::kLong))
+                .to(t.device());
+  auto snr = ab / (1.0 - ab);
+  auto clipped = torch::clamp_max(snr, config_.min_snr_gamma);
+  if (config_.objective == "eps") return clipped / snr;
+  if (config_.objective == "x0") return clipped;
+  return clipped / (snr + 1.0);  // v
+}
+
 torch::Tensor GaussianDiffusion::loss_per_example(const torch::Tensor& model_output,
                                                   const torch::Tensor& x0,
                                                   const torch::Tensor& noise,
                                                   const torch::Tensor& t) const {
   auto diff = model_output.to(torch::kFloat32) - training_target(x0, noise, t);
   auto per_pixel = config_.loss == "l1" ? diff.abs() : diff.square();
-  return per_pixel.flatten(1).mean(1);  // [B]  (L_simple, Ho et al. 2020, eq. 14)
+  // [B]: L_simple (Ho et al. 2020, eq. 14), weighted per timestep
+  return per_pixel.flatten(1).mean(1) * loss_weight(t);
 }
 
 torch::Tensor GaussianDiffusion::sample_timesteps(int64_t batch, torch::Device device) const {

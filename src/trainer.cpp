@@ -215,9 +215,7 @@ TrainResult train(const Config& config, const TrainOptions& options, std::ostrea
     g.n = tc.preview_n;
     g.batch = config.sample.batch;
     g.seed = 0;
-    g.sampler.sampler = "ddim";
-    g.sampler.steps = std::min<int64_t>(50, diffusion.timesteps());
-    g.sampler.clip_denoised = config.sample.clip_denoised;
+    g.sampler = sampler_options(config.sample);  // what `ddpm sample` draws by default
     auto images = generate(shadow, diffusion, g);
     fs::create_directories(dir / "previews");
     std::ostringstream name;

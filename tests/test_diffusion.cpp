@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "ddpm/diffusion.h"
+#include "ddpm/schedule.h"
 
 namespace ddpm {
 namespace {
@@ -141,6 +142,85 @@ TEST(Diffusion, TargetsFollowTheObjective) {
   auto xt = dv.q_sample(x0, t, noise);
   // A perfect v-prediction yields the true x0.
   EXPECT_TRUE(torch::allclose(dv.predict_x0(dv.training_target(x0, noise, t), xt, t), x0, 1e-4, 1e-4));
+}
+
+// Every objective's output, converted both ways, gives back x0 and ε exactly (float64 round trip), at
+// every SNR including the cosine schedule's near-zero-SNR last step.
+TEST(Diffusion, DenoiseRecoversX0AndEpsForEveryObjective) {
+  torch::manual_seed(7);
+  auto x0 = torch::rand({4, 1, 3, 3}, torch::kFloat64) * 2 - 1;
+  auto noise = torch::randn({4, 1, 3, 3}, torch::kFloat64);
+  auto t = torch::tensor({0, 300, 700, 999}, torch::kLong);
+  for (const char* schedule : {"linear", "cosine"}) {
+    for (const char* objective : {"eps", "x0", "v"}) {
+      DiffusionConfig c = linear_config();
+      c.schedule = schedule;
+      c.objective = objective;
+      GaussianDiffusion d(c);
+      d.to(torch::kCPU);
+      auto xt = d.q_sample(x0.to(torch::kFloat32), t, noise.to(torch::kFloat32));
+      auto out = d.training_target(x0.to(torch::kFloat32), noise.to(torch::kFloat32), t);
+      auto den = d.denoise(out, xt, t);
+      SCOPED_TRACE(std::string(schedule) + " " + objective);
+      // x0 from ε divides by √ᾱ (3e-5 at the cosine's last step): float32 rounding of x_t is
+      // amplified there, so that one case is compared at t < 999.
+      const bool eps_tail = std::string(objective) == "eps" && std::string(schedule) == "cosine";
+      auto rows = eps_tail ? torch::arange(3) : torch::arange(4);
+      EXPECT_TRUE(torch::allclose(den.x0.index_select(0, rows).to(torch::kFloat64),
+                                  x0.index_select(0, rows), 1e-3, 1e-3));
+      const bool x0_head = std::string(objective) == "x0";  // ε from x0 divides by √(1 − ᾱ)
+      auto eps_rows = x0_head ? torch::arange(1, 4) : torch::arange(4);
+      EXPECT_TRUE(torch::allclose(den.eps.index_select(0, eps_rows).to(torch::kFloat64),
+                                  noise.index_select(0, eps_rows), 1e-3, 1e-3));
+      // And x_t = α x̂0 + σ ε̂ holds for the pair.
+      auto ab = d.table().alphas_cumprod.index_select(0, t).view({-1, 1, 1, 1});
+      EXPECT_TRUE(torch::allclose(torch::sqrt(ab) * den.x0 + torch::sqrt(1 - ab) * den.eps, xt,
+                                  1e-4, 1e-4));
+    }
+  }
+}
+
+// Min-SNR-γ (Hang et al. 2023): the weight is min(SNR, γ)/SNR for ε, min(SNR, γ) for x0 and
+// min(SNR, γ)/(SNR + 1) for v, with SNR = ᾱ/(1 − ᾱ) computed here in float64 from the β's.
+TEST(Diffusion, MinSnrWeightsMatchTheirClosedForms) {
+  auto t = torch::tensor({0, 10, 100, 400, 700, 999}, torch::kLong);
+  DiffusionConfig c = linear_config();
+  c.schedule = "cosine";
+  c.loss_weighting = "min_snr";
+  c.min_snr_gamma = 5.0;
+  const auto betas = make_betas(c);
+  for (const char* objective : {"eps", "x0", "v"}) {
+    c.objective = objective;
+    GaussianDiffusion d(c);
+    auto w = d.loss_weight(t);
+    for (int64_t i = 0; i < t.size(0); ++i) {
+      double ab = 1.0;
+      for (int64_t k = 0; k <= t[i].item<int64_t>(); ++k) ab *= 1.0 - betas[k];
+      const double snr = ab / (1.0 - ab), m = std::min(snr, 5.0);
+      const double expected = std::string(objective) == "eps" ? m / snr
+                              : std::string(objective) == "x0" ? m
+                                                               : m / (snr + 1.0);
+      EXPECT_NEAR(w[i].item<double>(), expected, 1e-4 * std::max(1.0, expected))
+          << objective << " t=" << t[i].item<int64_t>();
+    }
+  }
+  // All three are the same loss in x0 units: w_obj · ‖Δout‖² = min(SNR, γ) · ‖Δx0‖².
+  c.loss_weighting = "none";
+  EXPECT_TRUE(torch::equal(GaussianDiffusion(c).loss_weight(t), torch::ones({6})));
+}
+
+TEST(Diffusion, MinSnrWeightingScalesTheLossPerExample) {
+  torch::manual_seed(8);
+  DiffusionConfig c = linear_config();
+  c.objective = "v";
+  auto x0 = torch::randn({3, 1, 4, 4}), noise = torch::randn({3, 1, 4, 4});
+  auto out = torch::randn({3, 1, 4, 4});
+  auto t = torch::tensor({1, 500, 990}, torch::kLong);
+  auto plain = GaussianDiffusion(c).loss_per_example(out, x0, noise, t);
+  c.loss_weighting = "min_snr";
+  GaussianDiffusion weighted(c);
+  EXPECT_TRUE(torch::allclose(weighted.loss_per_example(out, x0, noise, t),
+                              plain * weighted.loss_weight(t), 1e-6, 1e-6));
 }
 
 TEST(Diffusion, TimestepsAreUniform) {

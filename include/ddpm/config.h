@@ -29,6 +29,8 @@ struct DiffusionConfig {
   double cosine_s = 0.008;
   std::string objective = "eps";       // eps | x0 | v : what the network predicts
   std::string loss = "l2";             // l1 | l2
+  std::string loss_weighting = "none";  // none | min_snr (Hang et al. 2023)
+  double min_snr_gamma = 5.0;           // γ of min_snr
   std::string variance = "fixed_small";  // fixed_small (β̃_t) | fixed_large (β_t)
 };
 
@@ -73,9 +75,10 @@ struct TrainConfig {
 };
 
 struct SampleConfig {
-  std::string sampler = "ddpm";  // ddpm | ddim | dpmpp2m
+  std::string sampler = "ddpm";  // ddpm | ddim | dpmpp2m | heun
   int64_t steps = 0;             // 0: all diffusion timesteps (ddpm) / 50 (ddim)
   double eta = 0.0;
+  double churn = 0.0;  // heun: S_churn
   bool clip_denoised = true;
   int64_t batch = 64;
   double guidance = 0.0;

@@ -14,6 +14,12 @@ struct Gaussian {
   torch::Tensor log_variance;
 };
 
+// What a denoiser's output says about x_t: the clean image and the noise, x_t = α x̂_0 + σ ε̂.
+struct Denoised {
+  torch::Tensor x0;
+  torch::Tensor eps;
+};
+
 struct ReversePrediction {
   torch::Tensor mean;          // μ_θ(x_t, t)
   torch::Tensor variance;      // Σ_θ (fixed)
@@ -58,6 +64,14 @@ class GaussianDiffusion {
   // x̂_0 from a model output in the configured objective.
   torch::Tensor predict_x0(const torch::Tensor& model_output, const torch::Tensor& x_t,
                            const torch::Tensor& t) const;
+  // ε̂ from a model output: σ x_t + α v for v, the output itself for ε, (x_t − α x̂_0)/σ for x0.
+  torch::Tensor predict_eps(const torch::Tensor& model_output, const torch::Tensor& x_t,
+                            const torch::Tensor& t) const;
+  // Both at once, each read off the output directly where the objective allows it. An ε-model's x̂_0
+  // = (x_t − σ ε̂)/α carries its ε error times σ/α (3·10⁴ at the cosine schedule's last step), an
+  // x0-model's ε̂ carries its error times α/σ; a v-model's are both bounded by |error| (α, σ ≤ 1).
+  Denoised denoise(const torch::Tensor& model_output, const torch::Tensor& x_t,
+                   const torch::Tensor& t) const;
   // p_θ(x_{t−1} | x_t) with the fixed variance of the config (β̃_t or β_t).
   ReversePrediction p_mean_variance(const torch::Tensor& model_output, const torch::Tensor& x_t,
                                     const torch::Tensor& t, bool clip_denoised) const;
@@ -65,7 +79,12 @@ class GaussianDiffusion {
   // The regression target for the configured objective.
   torch::Tensor training_target(const torch::Tensor& x0, const torch::Tensor& noise,
                                 const torch::Tensor& t) const;
-  // Per-example loss [B]: mean over pixels of |out − target| (l1) or (out − target)² (l2).
+  // Per-example loss weight [B] (float32) for the configured loss_weighting: 1 for "none"; Min-SNR-γ
+  // (Hang et al. 2023) is min(SNR, γ)·‖x̂_0 − x_0‖² written in each objective's own units, so
+  // ε: min(SNR, γ)/SNR, x0: min(SNR, γ), v: min(SNR, γ)/(SNR + 1), with SNR = ᾱ_t/(1 − ᾱ_t).
+  torch::Tensor loss_weight(const torch::Tensor& t) const;
+  // Per-example loss [B]: mean over pixels of |out − target| (l1) or (out − target)² (l2), times
+  // loss_weight(t).
   torch::Tensor loss_per_example(const torch::Tensor& model_output, const torch::Tensor& x0,
                                  const torch::Tensor& noise, const torch::Tensor& t) const;
 

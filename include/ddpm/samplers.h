@@ -35,10 +35,14 @@ struct SamplerOptions {
   std::string sampler = "ddpm";     // ddpm | ddim | dpmpp2m
   int64_t steps = 0;                // ddim: steps (0 = 50); dpmpp2m: steps (0 = 20); ddpm: all T
   double eta = 0.0;                 // ddim: 0 deterministic, 1 ≈ ancestral
+  double churn = 0.0;               // heun: S_churn (0 deterministic)
   std::string spacing;  // uniform | quadratic | logsnr; empty: ddim uniform, dpmpp2m logsnr
   bool clip_denoised = true;
   Progress progress;
 };
+
+// The options a config's sample section sets (sampler, steps, eta, churn, clipping).
+SamplerOptions sampler_options(const SampleConfig& sample);
 
 // Ancestral sampling, Ho et al. 2020 Algorithm 2: x_{t−1} = μ_θ(x_t, t) + σ_t z (z = 0 at t = 0).
 torch::Tensor sample_ddpm(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
@@ -61,6 +65,17 @@ torch::Tensor sample_dpmpp_2m(const GaussianDiffusion& diffusion, const Denoiser
                               NoiseStream& noise, int64_t steps, const std::string& spacing,
                               bool clip_denoised, const Progress& progress = {});
 
+// EDM's sampler (Karras et al. 2022, Algorithm 2): Heun's second-order method on the probability-flow
+// ODE in σ = √((1 − ᾱ)/ᾱ), over `steps` noise levels spaced with ρ = 7 (eq. 5) and snapped to the
+// model's discrete timesteps, as k-diffusion does for DDPM-trained models; 2·steps − 1 network
+// evaluations. churn > 0 is S_churn: fresh noise raises each σ in [0.05, 50] by γ = min(churn/steps,
+// √2 − 1) before the step.
+torch::Tensor sample_heun(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
+                          NoiseStream& noise, int64_t steps, double churn, bool clip_denoised,
+                          const Progress& progress = {});
+// Its timesteps, descending and unique.
+std::vector<int64_t> karras_timesteps(const GaussianDiffusion& diffusion, int64_t steps, double rho);
+
 torch::Tensor run_sampler(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
                           NoiseStream& noise, const SamplerOptions& options);
 
@@ -68,12 +83,23 @@ torch::Tensor run_sampler(const GaussianDiffusion& diffusion, const Denoiser& de
 void check_sampler_name(const std::string& name, const std::string& what = "sampler");
 // Network evaluations per image the options imply: T for ddpm, steps (or its default) otherwise.
 int64_t sampler_steps(const SamplerOptions& options, int64_t timesteps);
+// heun: the noise levels the options imply (steps, or 18 as in EDM's CIFAR-10 setting).
+int64_t heun_levels(const SamplerOptions& options, int64_t timesteps);
 
-// The timesteps a few-step sampler visits, ascending and unique: "uniform"/"quadratic" in t, or
+// The timesteps a few-step sampler visits, ascending and unique, within [0, deterministic_start]:
+// "uniform"/"quadratic" in t, or
 // "logsnr", evenly spaced in λ = log(α/σ) (what DPM-Solver needs; uniform t puts its largest λ step
 // last and loses the second order there).
 std::vector<int64_t> sampler_timesteps(const GaussianDiffusion& diffusion, int64_t steps,
                                        const std::string& spacing);
+
+// The highest timestep the few-step samplers (ddim, dpmpp2m, heun) start from: the largest t with
+// σ_t = √((1 − ᾱ_t)/ᾱ_t) ≤ 80, EDM's σ_max. Above it an ε-model's x̂0 = (x_t − σ ε̂)/α carries its
+// error times up to 3·10⁴ (cosine's clipped tail), which a deterministic solver integrates into the
+// image as colour speckle. Ancestral sampling keeps all T steps: its posterior mean weights x̂0 by
+// √ᾱ_{t−1} β_t/(1 − ᾱ_t), which is small there.
+int64_t deterministic_start(const GaussianDiffusion& diffusion);
+int64_t deterministic_start(const GaussianDiffusion& diffusion);
 
 // The DDIM timestep subsequence, descending order not applied: ascending, unique, within [0, T−1].
 std::vector<int64_t> ddim_timesteps(int64_t T, int64_t steps, const std::string& spacing);

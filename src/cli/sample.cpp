@@ -61,9 +61,12 @@ int command_sample(int argc, char** argv) {
       cxxopts::value<std::string>())(
       "nrow", "images per grid row (default: ceil(sqrt(n)))", cxxopts::value<int64_t>())(
       "individual", "also write one PNG per image into this folder", cxxopts::value<std::string>())(
-      "sampler", "ddpm (ancestral, all T steps), ddim or dpmpp2m (DPM-Solver++(2M)); default: the config's", cxxopts::value<std::string>())(
-      "steps", "ddim/dpmpp2m: network evaluations (default: the config's, or 50 ddim / 20 dpmpp2m)", cxxopts::value<int64_t>())(
+      "sampler", "ddpm (ancestral, all T steps), ddim, dpmpp2m (DPM-Solver++(2M)) or heun (EDM, Karras "
+      "et al. 2022); default: the config's", cxxopts::value<std::string>())(
+      "steps", "ddim/dpmpp2m: network evaluations; heun: noise levels, 2 steps - 1 evaluations "
+      "(default: the config's, or 50 ddim / 20 dpmpp2m / 18 heun)", cxxopts::value<int64_t>())(
       "eta", "ddim: noise scale (0 = deterministic)", cxxopts::value<double>())(
+      "churn", "heun: S_churn, fresh noise per step (0 = deterministic)", cxxopts::value<double>())(
       "spacing", "ddim/dpmpp2m timesteps: uniform, quadratic or logsnr (default: ddim uniform, "
       "dpmpp2m logsnr)", cxxopts::value<std::string>()->default_value(""))(
       "seed", "image i starts from noise seeded with seed + i",
@@ -98,6 +101,10 @@ int command_sample(int argc, char** argv) {
   }
   g.sampler.eta = args.count("eta") ? args["eta"].as<double>() : config.sample.eta;
   if (g.sampler.eta < 0) throw Error("--eta must be non-negative");
+  g.sampler.churn = args.count("churn") ? args["churn"].as<double>() : config.sample.churn;
+  if (!(g.sampler.churn >= 0) || g.sampler.churn > 1000) {
+    throw Error("--churn must be in [0, 1000]");
+  }
   g.sampler.spacing = args["spacing"].as<std::string>();
   g.sampler.clip_denoised = config.sample.clip_denoised && !args.count("no-clip");
   g.guidance = args.count("guidance") ? args["guidance"].as<double>() : config.sample.guidance;
