@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(libtorch-dev nlohmann-json3-dev libcxxopts-dev libstb-dev libgtest-dev libopenblas0-pthread
-          cmake g++ make ccache fonts-noto-color-emoji)
+          cmake g++ make ccache fonts-noto-color-emoji zlib1g-dev dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,5 +25,7 @@ target=()
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j "$(nproc)" "${target[@]}"
 
-# The built-in data set (Noto Color Emoji artwork) as an image folder, once.
+# The built-in data sets as image folders, once: Noto Color Emoji artwork, and Fashion-MNIST from
+# Debian's dataset-fashion-mnist (data/fashion/train and data/fashion/test, one folder per class).
 [ -d data/emoji ] || build/ddpm data emoji --out data/emoji
+[ -d data/fashion ] || build/ddpm data fashion-mnist --out data/fashion

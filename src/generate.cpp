@@ -13,6 +13,9 @@ torch::Tensor generate(UNet& model, const GaussianDiffusion& diffusion,
   if (options.guidance > 0 && mc.num_classes == 0) {
     throw Error("--guidance needs a class-conditional model (this one has model.num_classes = 0)");
   }
+  if (options.per_class > 0 && (mc.num_classes == 0 || options.n != options.per_class * mc.num_classes)) {
+    throw Error("per-class sampling needs a class-conditional model and n = per_class × classes");
+  }
   if (options.class_label >= mc.num_classes && options.class_label >= 0) {
     throw Error("class " + std::to_string(options.class_label) + " does not exist (the model has " +
                 std::to_string(mc.num_classes) + " classes)");
@@ -29,15 +32,17 @@ torch::Tensor generate(UNet& model, const GaussianDiffusion& diffusion,
     NoiseStream noise(seeds, {mc.in_channels, mc.image_size, mc.image_size}, device);
     Denoiser denoiser;
     if (mc.num_classes > 0) {
-      const int64_t label = options.class_label >= 0 ? options.class_label : model->null_class();
-      auto labels = torch::full({B}, label, torch::TensorOptions().dtype(torch::kLong).device(device));
+      const bool conditional = options.class_label >= 0 || options.per_class > 0;
+      std::vector<int64_t> per_image(B, options.class_label >= 0 ? options.class_label : model->null_class());
+      for (int64_t i = 0; i < B && options.per_class > 0; ++i) per_image[i] = (start + i) / options.per_class;
+      auto labels = torch::tensor(per_image, torch::kLong).to(device);
       denoiser = classifier_free_guidance(
           [&model, &options, device](const torch::Tensor& x, const torch::Tensor& t,
                                      const torch::Tensor& y) {
             compat::AutocastScope autocast(device, options.bf16);
             return model->forward(x, t, y).to(torch::kFloat32);
           },
-          labels, model->null_class(), options.class_label >= 0 ? options.guidance : 0.0);
+          labels, model->null_class(), conditional ? options.guidance : 0.0);
     } else {
       denoiser = [&model, &options, device](const torch::Tensor& x, const torch::Tensor& t) {
         compat::AutocastScope autocast(device, options.bf16);

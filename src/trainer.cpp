@@ -216,11 +216,18 @@ TrainResult train(const Config& config, const TrainOptions& options, std::ostrea
     g.batch = config.sample.batch;
     g.seed = 0;
     g.sampler = sampler_options(config.sample);  // what `ddpm sample` draws by default
+    const int64_t classes = config.model.num_classes;
+    if (classes > 0) {  // class-conditional: one row per class, with the configured guidance
+      g.per_class = std::max<int64_t>(1, tc.preview_n / classes);
+      g.n = g.per_class * classes;
+      g.guidance = config.sample.guidance;
+    }
     auto images = generate(shadow, diffusion, g);
     fs::create_directories(dir / "previews");
     std::ostringstream name;
     name << "step_" << std::setw(7) << std::setfill('0') << meta.step << ".png";
-    const auto nrow = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(g.n))));
+    const auto nrow = g.per_class > 0 ? g.per_class
+                                      : static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(g.n))));
     write_png((dir / "previews" / name.str()).string(), make_grid(images, nrow),
               {{"ddpm:step", std::to_string(meta.step)}, {"ddpm:weights", "ema"}});
   };

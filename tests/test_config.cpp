@@ -160,11 +160,19 @@ TEST(Config, OverridesParseValuesAndCheckKeys) {
 }
 
 TEST(Config, ShippedConfigsAreValid) {
-  for (const char* name : {"cifar10", "flowers", "tiny", "default", "emoji64"}) {
+  for (const char* name : {"cifar10", "flowers", "tiny", "default", "emoji64", "fashion"}) {
     Config c = load_config(test::source_path(std::string("configs/") + name + ".json"));
     EXPECT_NO_THROW(validate(c)) << name;
     EXPECT_EQ(c.name, name);
+    // The project's own configs predict v; the paper configs keep the paper's ε.
+    const bool paper = std::string(name) == "cifar10" || std::string(name) == "tiny";
+    if (!paper) EXPECT_EQ(c.diffusion.objective, "v") << name;
   }
+  EXPECT_EQ(load_config(test::source_path("configs/cifar10.json")).diffusion.objective, "eps");
+  const Config fashion = load_config(test::source_path("configs/fashion.json"));
+  EXPECT_EQ(fashion.model.num_classes, 10);
+  EXPECT_EQ(fashion.model.in_channels, 1);
+  EXPECT_GT(fashion.sample.guidance, 0.0);
 }
 
 }  // namespace

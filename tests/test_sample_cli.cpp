@@ -130,7 +130,8 @@ TEST_F(SampleTest, BadCheckpointsAndArgumentsGiveOneClearLine) {
       {sample("--sampler ddim --steps 5000"), "--steps 5000: at most 100"},
       {sample("--guidance 2"), "--guidance needs a class-conditional model"},
       {sample("--class cat"), "this model is unconditional"},
-      {sample("--sampler euler"), "--sampler \"euler\": expected ddpm, ddim or dpmpp2m"},
+      {sample("--per-class 4"), "--per-class needs a class-conditional model"},
+      {sample("--sampler euler"), "--sampler \"euler\": expected ddpm, ddim, dpmpp2m or heun"},
       {sample("--out /nonexistent/dir/x.png"), "does not exist or is not writable"},
   };
   for (const auto& c : cases) {
@@ -169,6 +170,25 @@ TEST(ClassConditional, TrainsWithLabelDropoutAndSamplesAClassWithGuidance) {
   EXPECT_NE(missing.err.find("--class dogs: no such class (indices 0..1; names: animals, faces)"),
             std::string::npos)
       << missing.err;
+  // --per-class K: K images of every class, row r = class r; image i is the image --class (i / K)
+  // draws for seed i.
+  auto grid = run_ddpm(base + "--per-class 3 --guidance 3 --out '" + (dir / "pc.png") +
+                       "' --individual '" + (dir / "pc") + "'");
+  ASSERT_EQ(grid.exit_code, 0) << grid.err;
+  auto image = decode_image_file(dir / "pc.png");
+  EXPECT_EQ(image.width, 3 * 16 + 4 * 2);   // 3 per row, 2 px padding
+  EXPECT_EQ(image.height, 2 * 16 + 3 * 2);  // one row per class
+  auto faces = run_ddpm(base + "--n 6 --class faces --guidance 3 --individual '" + (dir / "faces") +
+                        "' --out '" + (dir / "f.png") + "'");
+  ASSERT_EQ(faces.exit_code, 0) << faces.err;
+  auto pixels = [&](const std::string& f) { return decode_image_file(dir / f).pixels; };
+  EXPECT_EQ(pixels("pc/sample_00004.png"), pixels("faces/sample_00004.png"));
+  auto animals = run_ddpm(base + "--n 6 --class animals --guidance 3 --individual '" +
+                          (dir / "animals") + "' --out '" + (dir / "an.png") + "'");
+  ASSERT_EQ(animals.exit_code, 0) << animals.err;
+  EXPECT_EQ(pixels("pc/sample_00001.png"), pixels("animals/sample_00001.png"));
+  auto both = run_ddpm(base + "--per-class 2 --class faces");
+  EXPECT_NE(both.err.find("--per-class and --class exclude each other"), std::string::npos) << both.err;
   // A class count that disagrees with the data folder is refused.
   auto wrong = run_ddpm(test::tiny_train_args(dir / "run2", dir / "classes",
                                               "--set train.steps=1 --set model.num_classes=3"));

@@ -16,6 +16,9 @@ struct GenerateOptions {
   int64_t batch = 64;
   uint64_t seed = 0;         // image i starts from seed + i
   int64_t class_label = -1;  // -1: unconditional (the null class on a conditional model)
+  // > 0 (class-conditional models): image i gets class i / per_class, so that a grid with per_class
+  // images per row has class r in row r; n must then be per_class × the number of classes.
+  int64_t per_class = 0;
   double guidance = 0.0;
   bool bf16 = false;  // bf16 autocast of the network
   SamplerOptions sampler;

@@ -44,7 +44,7 @@ int command_eval(int argc, char** argv) {
       cxxopts::value<int64_t>()->default_value("299"))(
       "num", "FID: number of generated samples (also --n)",
       cxxopts::value<int64_t>()->default_value("10000"))(
-      "sampler", "FID: ddpm, ddim or dpmpp2m", cxxopts::value<std::string>()->default_value("ddim"))(
+      "sampler", "FID: ddpm, ddim, dpmpp2m or heun", cxxopts::value<std::string>()->default_value("ddim"))(
       "steps", "FID: ddim/dpmpp2m steps", cxxopts::value<int64_t>()->default_value("100"))(
       "ref-stats", "FID: reference statistics file; read if it exists, else computed from --data and "
       "written", cxxopts::value<std::string>())(

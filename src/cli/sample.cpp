@@ -1,3 +1,4 @@
+#include <cctype>
 #include <unistd.h>
 
 #include <chrono>
@@ -26,6 +27,20 @@ int64_t resolve_class(const std::string& value, const CheckpointMeta& meta) {
   }
   for (size_t i = 0; i < meta.class_names.size(); ++i) {
     if (meta.class_names[i] == value) return static_cast<int64_t>(i);
+  }
+  // Folders numbered for their order ("7_Sneaker", as `ddpm data fashion-mnist` writes them) also
+  // answer to the name after the number, case-insensitively ("sneaker").
+  auto lower = [](std::string s) {
+    for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return s;
+  };
+  for (size_t i = 0; i < meta.class_names.size(); ++i) {
+    const auto& name = meta.class_names[i];
+    const auto cut = name.find('_');
+    if (cut != std::string::npos && cut > 0 && std::isdigit(static_cast<unsigned char>(name[0])) &&
+        lower(name.substr(cut + 1)) == lower(value)) {
+      return static_cast<int64_t>(i);
+    }
   }
   char* end = nullptr;
   const long long index = std::strtoll(value.c_str(), &end, 10);
@@ -74,6 +89,8 @@ int command_sample(int argc, char** argv) {
       "batch", "images per forward pass (memory only: never changes the pictures)",
       cxxopts::value<int64_t>())(
       "class", "class name or index (class-conditional models)", cxxopts::value<std::string>())(
+      "per-class", "class-conditional models: K images of every class, one row per class (sets --n "
+      "and --nrow)", cxxopts::value<int64_t>())(
       "guidance", "classifier-free guidance weight w", cxxopts::value<double>())(
       "raw", "use the raw training weights instead of the EMA weights")(
       "no-clip", "do not clip the predicted x0 to [-1, 1] during sampling")(
@@ -113,6 +130,15 @@ int command_sample(int argc, char** argv) {
   }
   if (g.guidance < 0) throw Error("--guidance must be non-negative");
   if (args.count("class")) g.class_label = resolve_class(args["class"].as<std::string>(), meta);
+  if (args.count("per-class")) {
+    if (config.model.num_classes == 0) {
+      throw Error("--per-class needs a class-conditional model (this checkpoint has model.num_classes = 0)");
+    }
+    if (args.count("class")) throw Error("--per-class and --class exclude each other");
+    g.per_class = positive<int64_t>(args, "per-class", 1);
+    if (g.per_class > 1000) throw Error("--per-class " + std::to_string(g.per_class) + ": at most 1000");
+    g.n = g.per_class * config.model.num_classes;
+  }
   const std::string weights = args.count("raw") ? "model" : "ema";
 
   const fs::path out = args.count("out") ? fs::path(args["out"].as<std::string>())
@@ -152,8 +178,9 @@ int command_sample(int argc, char** argv) {
   auto images = generate(model, diffusion, g);  // [n, C, H, W]
   if (tty) std::cerr << "\n";
 
-  const int64_t nrow = args.count("nrow") ? positive<int64_t>(args, "nrow", 1)
-                                          : static_cast<int64_t>(std::ceil(std::sqrt(double(n))));
+  const int64_t nrow = args.count("nrow")  ? positive<int64_t>(args, "nrow", 1)
+                       : g.per_class > 0 ? g.per_class
+                                         : static_cast<int64_t>(std::ceil(std::sqrt(double(g.n))));
   PngText text = {{"ddpm:checkpoint", ckpt_path},
                   {"ddpm:step", std::to_string(meta.step)},
                   {"ddpm:weights", weights},
@@ -162,14 +189,16 @@ int command_sample(int argc, char** argv) {
                   {"ddpm:eta", std::to_string(g.sampler.eta)},
                   {"ddpm:seed", std::to_string(g.seed)},
                   {"ddpm:guidance", std::to_string(g.guidance)},
-                  {"ddpm:class", g.class_label >= 0 ? std::to_string(g.class_label) : "none"}};
+                  {"ddpm:class", g.per_class > 0      ? "one row per class"
+                                 : g.class_label >= 0 ? std::to_string(g.class_label)
+                                                      : "none"}};
   write_png(out.string(), make_grid(images, nrow), text);
   if (args.count("individual")) {
     const fs::path dir = args["individual"].as<std::string>();
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec) throw Error("--individual " + dir.string() + ": cannot create (" + ec.message() + ")");
-    for (int64_t i = 0; i < n; ++i) {
+    for (int64_t i = 0; i < g.n; ++i) {
       std::ostringstream name;
       name << "sample_" << std::setw(5) << std::setfill('0') << i << ".png";
       auto item = text;
@@ -178,7 +207,7 @@ int command_sample(int argc, char** argv) {
     }
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::cout << "wrote " << out.string() << " (" << n << " images, step " << meta.step << ", "
+  std::cout << "wrote " << out.string() << " (" << g.n << " images, step " << meta.step << ", "
             << g.sampler.sampler << ", " << std::fixed << std::setprecision(1) << seconds << " s)\n";
   return 0;
 }

@@ -1,0 +1,133 @@
+// The IDX reader and the Fashion-MNIST extraction, on small IDX files made here.
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <filesystem>
+
+#include "ddpm/idx.h"
+#include "ddpm/image_io.h"
+#include "test_util.h"
+
+namespace ddpm {
+namespace {
+
+using test::error_of;
+using test::TempDir;
+
+std::vector<uint8_t> idx_bytes(const std::vector<uint32_t>& dims, const std::vector<uint8_t>& data) {
+  std::vector<uint8_t> b = {0, 0, 0x08, static_cast<uint8_t>(dims.size())};
+  for (uint32_t d : dims) {
+    for (int shift : {24, 16, 8, 0}) b.push_back(static_cast<uint8_t>(d >> shift));
+  }
+  b.insert(b.end(), data.begin(), data.end());
+  return b;
+}
+
+void write_gz(const std::string& path, const std::vector<uint8_t>& bytes) {
+  gzFile f = gzopen(path.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())), static_cast<int>(bytes.size()));
+  gzclose(f);
+}
+
+TEST(Idx, ParsesDimensionsAndData) {
+  auto array = parse_idx(idx_bytes({2, 3}, {1, 2, 3, 4, 5, 6}), "a.idx");
+  EXPECT_EQ(array.dims, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(array.data, (std::vector<uint8_t>{1, 2, 3, 4, 5, 6}));
+}
+
+TEST(Idx, RejectsCorruptHeadersAndLengthsNamingTheFile) {
+  EXPECT_NE(error_of([] { parse_idx({1, 2, 3, 4}, "x.idx"); }).find("x.idx: not an IDX file"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_idx({0, 0, 0x0D, 1, 0, 0, 0, 1, 0, 0, 0, 0}, "f.idx"); })
+                .find("not unsigned bytes"),
+            std::string::npos);
+  auto truncated = idx_bytes({2, 3}, {1, 2, 3, 4, 5});
+  EXPECT_NE(error_of([&] { parse_idx(truncated, "t.idx"); })
+                .find("t.idx: IDX header promises 6 bytes of data, the file has 5 (truncated or corrupt)"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_idx({0, 0, 8, 2, 0, 0}, "h.idx"); }).find("truncated IDX header"),
+            std::string::npos);
+}
+
+TEST(Idx, ReadsGzippedAndPlainFiles) {
+  TempDir dir;
+  auto bytes = idx_bytes({4}, {9, 8, 7, 6});
+  write_gz(dir / "a.gz", bytes);
+  test::write_file(dir / "b.idx", std::string(bytes.begin(), bytes.end()));
+  EXPECT_EQ(read_idx(dir / "a.gz").data, (std::vector<uint8_t>{9, 8, 7, 6}));
+  EXPECT_EQ(read_idx(dir / "b.idx").data, (std::vector<uint8_t>{9, 8, 7, 6}));
+  EXPECT_NE(error_of([&] { read_idx(dir / "missing.gz"); }).find("missing.gz: no such file"),
+            std::string::npos);
+}
+
+TEST(Idx, ATruncatedGzipFileIsAnErrorNamingIt) {
+  TempDir dir;
+  std::vector<uint8_t> big(5000);
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<uint8_t>(i * 7919 % 251);
+  write_gz(dir / "full.gz", idx_bytes({5000}, big));
+  auto gz = test::read_file(dir / "full.gz");
+  test::write_file(dir / "cut.gz", gz.substr(0, gz.size() / 2));
+  const std::string message = error_of([&] { read_idx(dir / "cut.gz"); });
+  EXPECT_NE(message.find("cut.gz"), std::string::npos) << message;
+}
+
+// A fake package folder: 3 train and 2 test images with labels 9, 0, 3 / 1, 1.
+void write_fake_fashion(const std::string& dir, uint8_t bad_label = 0) {
+  std::filesystem::create_directories(dir);
+  auto images = [](int n) {
+    std::vector<uint8_t> px(static_cast<size_t>(n) * 784);
+    for (int i = 0; i < n; ++i) std::fill(px.begin() + i * 784, px.begin() + (i + 1) * 784, 40 * (i + 1));
+    return px;
+  };
+  write_gz(dir + "/train-images-idx3-ubyte.gz", idx_bytes({3, 28, 28}, images(3)));
+  write_gz(dir + "/train-labels-idx1-ubyte.gz", idx_bytes({3}, {9, 0, static_cast<uint8_t>(bad_label ? bad_label : 3)}));
+  write_gz(dir + "/t10k-images-idx3-ubyte.gz", idx_bytes({2, 28, 28}, images(2)));
+  write_gz(dir + "/t10k-labels-idx1-ubyte.gz", idx_bytes({2}, {1, 1}));
+}
+
+TEST(FashionMnist, WritesOneFolderPerClassInLabelOrder) {
+  TempDir dir;
+  write_fake_fashion(dir / "src");
+  EXPECT_EQ(extract_fashion_mnist(dir / "src", dir / "out"), 5);
+  namespace fs = std::filesystem;
+  EXPECT_TRUE(fs::exists(dir / "out/train/9_Ankle-boot/00000.png"));
+  EXPECT_TRUE(fs::exists(dir / "out/train/0_T-shirt-top/00001.png"));
+  EXPECT_TRUE(fs::exists(dir / "out/train/3_Dress/00002.png"));
+  EXPECT_TRUE(fs::exists(dir / "out/test/1_Trouser/00000.png"));
+  EXPECT_TRUE(fs::exists(dir / "out/test/1_Trouser/00001.png"));
+  auto image = decode_image_file(dir / "out/train/3_Dress/00002.png");
+  EXPECT_EQ(image.width, 28);
+  EXPECT_EQ(image.channels, 1);
+  EXPECT_EQ(image.pixels[100], 120);
+  // Every class has a folder (even empty ones), so indices are the labels.
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir / "out/train")) names.push_back(e.path().filename());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, fashion_mnist_classes());
+}
+
+TEST(FashionMnist, MissingPackageAndBadLabelsGetClearErrors) {
+  TempDir dir;
+  EXPECT_NE(error_of([&] { extract_fashion_mnist(dir / "nope", dir / "out"); })
+                .find("apt-get install dataset-fashion-mnist"),
+            std::string::npos);
+  write_fake_fashion(dir / "src", 12);
+  EXPECT_NE(error_of([&] { extract_fashion_mnist(dir / "src", dir / "out"); })
+                .find("train-labels-idx1-ubyte.gz: label 12 at index 2 is not a class"),
+            std::string::npos);
+}
+
+TEST(FashionMnist, DataCommandThroughTheBinary) {
+  TempDir dir;
+  write_fake_fashion(dir / "src");
+  auto ok = test::run_ddpm("data fashion-mnist --source '" + (dir / "src") + "' --out '" + (dir / "out") + "'");
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("wrote 5 Fashion-MNIST images"), std::string::npos) << ok.out;
+  auto missing = test::run_ddpm("data fashion-mnist --source '" + (dir / "none") + "' --out '" + (dir / "o2") + "'");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("dataset-fashion-mnist"), std::string::npos) << missing.err;
+}
+
+}  // namespace
+}  // namespace ddpm
