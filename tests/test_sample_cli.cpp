@@ -196,5 +196,30 @@ TEST(ClassConditional, TrainsWithLabelDropoutAndSamplesAClassWithGuidance) {
   EXPECT_NE(wrong.err.find("has 2 class subfolders"), std::string::npos) << wrong.err;
 }
 
+// Folders numbered for their label order ("0_Cat", "1_Dog", as `ddpm data fashion-mnist` writes)
+// also answer to the bare name, case-insensitively.
+TEST(ClassConditional, NumberedClassFoldersAnswerToTheirNames) {
+  test::TempDir dir;
+  test::make_emoji_folder(dir / "all", 8);
+  fs::create_directories(dir / "classes/0_Cat");
+  fs::create_directories(dir / "classes/1_Dog");
+  int i = 0;
+  for (const auto& e : fs::directory_iterator(dir.path() / "all")) {
+    fs::rename(e.path(), dir.path() / "classes" / (i++ % 2 ? "1_Dog" : "0_Cat") / e.path().filename());
+  }
+  auto r = run_ddpm(test::tiny_train_args(dir / "run", dir / "classes",
+                                          "--set train.steps=2 --set train.batch_size=4 --set model.num_classes=2"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string base = "sample --threads 1 --ckpt '" + (dir / "run/last.pt") + "' --n 2 --sampler ddim --steps 3 ";
+  for (const char* name : {"dog", "Dog", "1_Dog", "1"}) {
+    auto s = run_ddpm(base + "--class " + name + " --out '" + (dir / (std::string(name) + ".png")) + "'");
+    ASSERT_EQ(s.exit_code, 0) << name << ": " << s.err;
+  }
+  EXPECT_EQ(decode_image_file(dir / "dog.png").pixels, decode_image_file(dir / "1.png").pixels);
+  EXPECT_EQ(decode_image_file(dir / "Dog.png").pixels, decode_image_file(dir / "1_Dog.png").pixels);
+  auto bird = run_ddpm(base + "--class bird");
+  EXPECT_NE(bird.err.find("--class bird: no such class"), std::string::npos) << bird.err;
+}
+
 }  // namespace
 }  // namespace ddpm
