@@ -12,6 +12,7 @@
 
 #include "ddpm/atomic_file.h"
 #include "ddpm/checkpoint.h"
+#include "ddpm/classifier.h"
 #include "ddpm/commands.h"
 #include "ddpm/data.h"
 #include "ddpm/error.h"
@@ -22,6 +23,60 @@
 #include "ddpm/unet.h"
 
 namespace ddpm {
+
+namespace {
+
+// --classifier: samples (for class-conditional models the same number of every class, with the
+// config's guidance) scored by a classifier of the data set against the --data folder.
+void classifier_section(const cxxopts::ParseResult& args, UNet& model, const GaussianDiffusion& diffusion,
+                        const Config& config, const Dataset& data, int64_t batch, torch::Device device,
+                        nlohmann::json& report, std::ostringstream& table) {
+  Classifier classifier(args["classifier"].as<std::string>(), device);
+  GenerateOptions g;
+  g.batch = batch;
+  g.seed = args["seed"].as<uint64_t>();
+  g.sampler = sampler_options(config.sample);
+  if (args.count("sampler")) g.sampler.sampler = args["sampler"].as<std::string>();
+  if (args.count("steps")) g.sampler.steps = args["steps"].as<int64_t>();
+  check_sampler_name(g.sampler.sampler, "--sampler");
+  const int64_t classes = config.model.num_classes;
+  const int64_t wanted = args["num"].as<int64_t>();
+  torch::Tensor requested;
+  if (classes > 0) {
+    g.per_class = std::max<int64_t>(1, wanted / classes);
+    g.n = g.per_class * classes;
+    g.guidance = args.count("guidance") ? args["guidance"].as<double>() : config.sample.guidance;
+    if (!(g.guidance >= 0)) throw Error("--guidance must be non-negative");
+    requested = torch::div(torch::arange(g.n, torch::kLong), g.per_class, "floor");
+  } else {
+    g.n = wanted;
+  }
+  std::cerr << "classifier: sampling " << g.n << " images (" << g.sampler.sampler << ")\n";
+  auto samples = generate(model, diffusion, g).cpu();
+  auto real = data.images.to(torch::kFloat32).div(127.5).sub(1.0);
+  const auto s = classifier_scores(classifier, samples, requested, real,
+                                   classes > 0 ? data.labels : torch::Tensor(), batch);
+  report["classifier"] = {{"classifier", args["classifier"].as<std::string>()},
+                          {"samples", s.samples},
+                          {"sampler", g.sampler.sampler},
+                          {"steps", sampler_steps(g.sampler, diffusion.timesteps())},
+                          {"guidance", g.guidance},
+                          {"fid", s.fid},
+                          {"fid_real_floor", s.fid_floor},
+                          {"fid_over_floor", s.fid / std::max(s.fid_floor, 1e-12)},
+                          {"class_accuracy", s.accuracy},
+                          {"real_class_accuracy", s.real_accuracy},
+                          {"confidence", s.confidence}};
+  table << "clf FID     " << s.fid << " (real vs real: " << s.fid_floor << ", ratio "
+        << s.fid / std::max(s.fid_floor, 1e-12) << "; " << s.samples << " samples, " << g.sampler.sampler
+        << ", guidance " << g.guidance << ")\n";
+  if (s.accuracy >= 0) {
+    table << "class acc   " << s.accuracy << " (real images: " << s.real_accuracy << ")\n";
+  }
+  table << "confidence  " << s.confidence << "\n";
+}
+
+}  // namespace
 
 int command_eval(int argc, char** argv) {
   cxxopts::Options options(argv[0],
@@ -46,6 +101,11 @@ int command_eval(int argc, char** argv) {
       cxxopts::value<int64_t>()->default_value("10000"))(
       "sampler", "FID: ddpm, ddim, dpmpp2m or heun", cxxopts::value<std::string>()->default_value("ddim"))(
       "steps", "FID: ddim/dpmpp2m steps", cxxopts::value<int64_t>()->default_value("100"))(
+      "classifier", "TorchScript classifier of the data set (scripts/fashion_classifier.py): classifier "
+      "FID against --data with its real-vs-real floor, class accuracy of per-class samples, mean "
+      "confidence", cxxopts::value<std::string>())(
+      "guidance", "classifier: guidance weight of the samples (default: the config's)",
+      cxxopts::value<double>())(
       "ref-stats", "FID: reference statistics file; read if it exists, else computed from --data and "
       "written", cxxopts::value<std::string>())(
       "report", "JSON report path (default: eval.json beside the checkpoint)",
@@ -53,7 +113,9 @@ int command_eval(int argc, char** argv) {
   cxxopts::ParseResult args;
   if (!parse_checkpoint_command(options, argc, argv, args)) return 0;
   const bool want_fid = args.count("fid") > 0;
-  const bool want_nll = args.count("nll") > 0 || !want_fid;
+  const bool want_classifier = args.count("classifier") > 0;
+  const bool want_nll = args.count("nll") > 0 || (!want_fid && !want_classifier);
+  if (want_classifier && args["num"].as<int64_t>() < 2) throw Error("--num must be at least 2");
   if (want_fid && !args.count("features")) {
     throw Error("--fid needs --features FILE: a TorchScript feature network, e.g. the Inception-v3 "
                 "'inception-2015-12-05.pt' that clean-fid and StyleGAN's metrics download; FID "
@@ -230,6 +292,7 @@ int command_eval(int argc, char** argv) {
           << g.sampler.steps << " steps, vs " << reference.count << " reference images)\n"
           << "KID         " << kid << "\n";
   }
+  if (want_classifier) classifier_section(args, model, diffusion, config, data, batch, device, report, table);
   const std::string report_path =
       args.count("report") ? args["report"].as<std::string>()
                            : (std::filesystem::path(ckpt_path).parent_path() / "eval.json").string();

@@ -1,0 +1,44 @@
+// Sample-quality scores from a classifier of the data set (e.g. scripts/fashion_classifier.py's):
+// FID in the classifier's feature space ("classifier FID") with the real-vs-real floor, the fraction
+// of samples classified as the class asked for, and the classifier's mean confidence.
+#pragma once
+#include <torch/types.h>
+
+#include <memory>
+#include <string>
+
+namespace ddpm {
+
+// A TorchScript module: forward(x [N, C, H, W] in [-1, 1]) → (features [N, D], logits [N, K]).
+class Classifier {
+ public:
+  Classifier(const std::string& path, torch::Device device);
+  ~Classifier();
+  struct Output {
+    torch::Tensor features;  // [N, D] float64, CPU
+    torch::Tensor logits;    // [N, K] float32, CPU
+  };
+  Output run(const torch::Tensor& images, int64_t batch);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct ClassifierScores {
+  int64_t samples = 0;
+  double fid = 0;             // samples against the reference real images
+  double fid_floor = 0;       // as many held-out real images against the same reference
+  double accuracy = -1;       // samples classified as their requested class (-1: none requested)
+  double real_accuracy = -1;  // the held-out real images, against their labels
+  double confidence = 0;      // mean max softmax probability on the samples
+};
+
+// samples [N, C, H, W] with the classes they were asked for (undefined: unconditional); real images
+// [M, C, H, W] (M ≥ 2N) with their labels: the first N are held out for the floor, the rest are the
+// reference.
+ClassifierScores classifier_scores(Classifier& classifier, const torch::Tensor& samples,
+                                   const torch::Tensor& sample_labels, const torch::Tensor& real,
+                                   const torch::Tensor& real_labels, int64_t batch);
+
+}  // namespace ddpm

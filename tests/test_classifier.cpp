@@ -1,0 +1,116 @@
+// Classifier-based scores on a toy TorchScript classifier made here: features (mean, mean square) of
+// the image, logits that say "class 1" for bright images and "class 0" for dark ones.
+#include <gtest/gtest.h>
+#include <torch/script.h>
+
+#include <filesystem>
+
+#include "ddpm/classifier.h"
+#include "test_util.h"
+
+namespace ddpm {
+namespace {
+
+using test::error_of;
+using test::TempDir;
+
+std::string write_toy_classifier(const TempDir& dir) {
+  torch::jit::Module m("ToyClassifier");
+  m.define(R"(
+def forward(self, x):
+    m = x.mean(dim=[1, 2, 3])
+    f = torch.stack([m, (x * x).mean(dim=[1, 2, 3])], 1)
+    return f, torch.stack([-m, m], 1) * 10.0
+)");
+  const std::string path = dir / "toy.pt";
+  m.save(path);
+  return path;
+}
+
+// n images of constant values (one per image), [n, 1, 4, 4].
+torch::Tensor constant_images(const std::vector<double>& values) {
+  auto v = torch::tensor(values, torch::kFloat32).view({-1, 1, 1, 1});
+  return v.expand({static_cast<int64_t>(values.size()), 1, 4, 4}).contiguous();
+}
+
+TEST(Classifier, AccuracyIsExactOnLabelledInputs) {
+  TempDir dir;
+  Classifier c(write_toy_classifier(dir), torch::kCPU);
+  auto samples = constant_images({-0.5, 0.5, 0.5, -0.5});
+  auto real = constant_images(std::vector<double>(8, 0.5));
+  auto right = classifier_scores(c, samples, torch::tensor({0, 1, 1, 0}), real,
+                                 torch::ones({8}, torch::kLong), 2);
+  EXPECT_DOUBLE_EQ(right.accuracy, 1.0);
+  EXPECT_DOUBLE_EQ(right.real_accuracy, 1.0);
+  auto half = classifier_scores(c, samples, torch::tensor({1, 1, 1, 1}), real, torch::Tensor(), 3);
+  EXPECT_DOUBLE_EQ(half.accuracy, 0.5);
+  EXPECT_DOUBLE_EQ(half.real_accuracy, -1.0);
+  // Confidence: softmax of (−5, 5) → 1/(1 + e^−10) for every image.
+  EXPECT_NEAR(right.confidence, 1.0 / (1.0 + std::exp(-10.0)), 1e-6);
+}
+
+TEST(Classifier, FidIsZeroOnIdenticalSetsAndTheClosedFormOnShiftedOnes) {
+  TempDir dir;
+  Classifier c(write_toy_classifier(dir), torch::kCPU);
+  auto same = classifier_scores(c, constant_images({0.2, 0.2, 0.2}), torch::Tensor(),
+                                constant_images(std::vector<double>(7, 0.2)), torch::Tensor(), 4);
+  EXPECT_NEAR(same.fid, 0.0, 1e-9);
+  EXPECT_NEAR(same.fid_floor, 0.0, 1e-9);
+  EXPECT_DOUBLE_EQ(same.accuracy, -1.0);
+  // Point masses at features (a, a²) and (b, b²): FID = (a − b)² + (a² − b²)².
+  auto shifted = classifier_scores(c, constant_images({0.6, 0.6, 0.6}), torch::Tensor(),
+                                   constant_images(std::vector<double>(7, 0.2)), torch::Tensor(), 4);
+  EXPECT_NEAR(shifted.fid, 0.16 + 0.32 * 0.32, 1e-6);
+}
+
+TEST(Classifier, BadFilesAndOutputsGetClearErrors) {
+  TempDir dir;
+  EXPECT_NE(error_of([&] { Classifier(dir / "none.pt", torch::kCPU); }).find("file not found"),
+            std::string::npos);
+  test::write_file(dir / "junk.pt", "not a module");
+  EXPECT_NE(error_of([&] { Classifier(dir / "junk.pt", torch::kCPU); }).find("not a loadable TorchScript"),
+            std::string::npos);
+  torch::jit::Module m("OneOutput");
+  m.define("def forward(self, x):\n    return x.mean(dim=[1, 2, 3])\n");
+  m.save(dir / "one.pt");
+  Classifier one(dir / "one.pt", torch::kCPU);
+  EXPECT_NE(error_of([&] { one.run(constant_images({0.1}), 1); }).find("must return (features, logits)"),
+            std::string::npos);
+  Classifier toy(write_toy_classifier(dir), torch::kCPU);
+  EXPECT_NE(error_of([&] {
+              classifier_scores(toy, constant_images({0.1, 0.2, 0.3}), torch::Tensor(),
+                                constant_images({0.1, 0.2}), torch::Tensor(), 2);
+            }).find("need at least 6 real images"),
+            std::string::npos);
+}
+
+// ddpm eval --classifier on a class-conditional model trained for a few steps: the report has the
+// three scores.
+TEST(Classifier, EvalReportsClassifierScoresThroughTheBinary) {
+  TempDir dir;
+  test::make_emoji_folder(dir / "all", 16);
+  namespace fs = std::filesystem;
+  fs::create_directories(dir / "classes/0_a");
+  fs::create_directories(dir / "classes/1_b");
+  int i = 0;
+  for (const auto& e : fs::directory_iterator(dir.path() / "all")) {
+    fs::rename(e.path(), dir.path() / "classes" / (i++ % 2 ? "1_b" : "0_a") / e.path().filename());
+  }
+  auto train = test::run_ddpm(test::tiny_train_args(
+      dir / "run", dir / "classes", "--set train.steps=2 --set train.batch_size=4 --set model.num_classes=2"));
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  // The toy classifier sees 3 channels here; it averages over them.
+  auto r = test::run_ddpm("eval --threads 1 --ckpt '" + (dir / "run/last.pt") + "' --data '" +
+                          (dir / "classes") + "' --classifier '" + write_toy_classifier(dir) +
+                          "' --n 4 --sampler ddim --steps 3 --report '" + (dir / "eval.json") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("clf FID"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("class acc"), std::string::npos) << r.out;
+  const std::string report = test::read_file(dir / "eval.json");
+  for (const char* key : {"\"fid_real_floor\"", "\"class_accuracy\"", "\"confidence\"", "\"guidance\""}) {
+    EXPECT_NE(report.find(key), std::string::npos) << key;
+  }
+}
+
+}  // namespace
+}  // namespace ddpm
