@@ -186,8 +186,9 @@ int command_eval(int argc, char** argv) {
                       << std::flush;
           });
       totals.push_back(bound.total().cpu().to(torch::kFloat64));
-      // An untrained model predicts ε = 0 (its output layer starts at zero): the same bound for that
-      // predictor, on the same images and noise, is the reference a trained model must beat.
+      // An untrained model outputs 0 in its objective (its output layer starts at zero): the same
+      // bound for that predictor, on the same images and noise, is the reference a trained model
+      // must beat.
       Denoiser zero = [](const torch::Tensor& x, const torch::Tensor&) { return torch::zeros_like(x); };
       untrained.push_back(variational_bound(diffusion, zero, x0, subset,
                                             args["seed"].as<uint64_t>() + static_cast<uint64_t>(begin))
