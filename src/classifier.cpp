@@ -4,10 +4,9 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/script.h>
 
-#include <filesystem>
-
 #include "ddpm/error.h"
 #include "ddpm/metrics.h"
+#include "ddpm/script_module.h"
 
 namespace ddpm {
 
@@ -18,18 +17,8 @@ struct Classifier::Impl {
 };
 
 Classifier::Classifier(const std::string& path, torch::Device device) : impl_(std::make_unique<Impl>()) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
-    throw Error("--classifier " + path + ": file not found (scripts/fashion_classifier.py makes one "
-                "for Fashion-MNIST)");
-  }
-  try {
-    impl_->module = torch::jit::load(path, device);
-  } catch (const c10::Error& e) {
-    throw Error("--classifier " + path + ": not a loadable TorchScript module (" +
-                e.what_without_backtrace() + ")");
-  }
-  impl_->module.eval();
+  impl_->module = load_script_module(path, device, "--classifier",
+                                     "scripts/fashion_classifier.py makes one for Fashion-MNIST");
   impl_->device = device;
   impl_->path = path;
 }

@@ -131,8 +131,9 @@ torch::Tensor GaussianDiffusion::training_target(const torch::Tensor& x0,
 }
 
 torch::Tensor GaussianDiffusion::loss_weight(const torch::Tensor& t) const {
-  auto ones = torch::ones({t.size(0)}, torch::TensorOptions().device(t.device()));
-  if (config_.loss_weighting == "none") return ones;
+  if (config_.loss_weighting == "none") {
+    return torch::ones({t.size(0)}, torch::TensorOptions().device(t.device()));
+  }
   auto ab = table_.alphas_cumprod.index_select(0, t.to(table_.alphas_cumprod.device(), torch::kLong))
                 .to(t.device());
   auto snr = ab / (1.0 - ab);

@@ -3,9 +3,9 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/script.h>
 
-#include <filesystem>
 
 #include "ddpm/error.h"
+#include "ddpm/script_module.h"
 
 namespace ddpm {
 
@@ -17,19 +17,10 @@ struct FeatureNetwork::Impl {
 
 FeatureNetwork::FeatureNetwork(const std::string& path, torch::Device device, int64_t input_size)
     : impl_(std::make_unique<Impl>()) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
-    throw Error("--features " + path + ": file not found (FID/KID need a TorchScript feature "
-                "network such as the Inception-v3 'inception-2015-12-05.pt' used by clean-fid and "
-                "StyleGAN's metrics)");
-  }
-  try {
-    impl_->module = torch::jit::load(path, device);
-  } catch (const c10::Error& e) {
-    throw Error("--features " + path + ": not a loadable TorchScript module (" +
-                e.what_without_backtrace() + ")");
-  }
-  impl_->module.eval();
+  impl_->module = load_script_module(
+      path, device, "--features",
+      "FID/KID need a TorchScript feature network such as the Inception-v3 "
+      "'inception-2015-12-05.pt' used by clean-fid and StyleGAN's metrics");
   impl_->device = device;
   impl_->input_size = input_size;
 }

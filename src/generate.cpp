@@ -2,10 +2,17 @@
 
 #include <c10/core/InferenceMode.h>
 
+#include <cmath>
+
 #include "ddpm/compat.h"
 #include "ddpm/error.h"
 
 namespace ddpm {
+
+int64_t grid_columns(const GenerateOptions& options) {
+  if (options.per_class > 0) return options.per_class;
+  return static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(options.n))));
+}
 
 torch::Tensor generate(UNet& model, const GaussianDiffusion& diffusion,
                        const GenerateOptions& options) {

@@ -75,11 +75,8 @@ std::vector<int64_t> sampler_timesteps(const GaussianDiffusion& diffusion, int64
                                        const std::string& spacing) {
   const int64_t T = diffusion.timesteps();
   const int64_t top = deterministic_start(diffusion);
-  if (spacing != "logsnr") {
-    require_steps_in_range(T, steps);
-    return ddim_timesteps(top + 1, std::min(steps, top + 1), spacing);
-  }
   require_steps_in_range(T, steps);
+  if (spacing != "logsnr") return ddim_timesteps(top + 1, std::min(steps, top + 1), spacing);
   // Evenly spaced in λ = log(α/σ) between λ(top) and λ(0), each snapped to the nearest timestep.
   auto ab = diffusion.table64().alphas_cumprod;
   auto lambda = 0.5 * (torch::log(ab) - torch::log1p(-ab));  // [T], decreasing in t
@@ -218,8 +215,7 @@ torch::Tensor run_sampler(const GaussianDiffusion& diffusion, const Denoiser& de
   }
   if (options.sampler == "heun") {
     return sample_heun(diffusion, denoiser, noise, heun_levels(options, diffusion.timesteps()),
-                       options.churn, options.clip_denoised,
-                       options.progress);
+                       options.churn, options.clip_denoised, options.progress);
   }
   return sample_dpmpp_2m(diffusion, denoiser, noise, sampler_steps(options, diffusion.timesteps()),
                          options.spacing, options.clip_denoised, options.progress);

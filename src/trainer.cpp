@@ -226,9 +226,7 @@ TrainResult train(const Config& config, const TrainOptions& options, std::ostrea
     fs::create_directories(dir / "previews");
     std::ostringstream name;
     name << "step_" << std::setw(7) << std::setfill('0') << meta.step << ".png";
-    const auto nrow = g.per_class > 0 ? g.per_class
-                                      : static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(g.n))));
-    write_png((dir / "previews" / name.str()).string(), make_grid(images, nrow),
+    write_png((dir / "previews" / name.str()).string(), make_grid(images, grid_columns(g)),
               {{"ddpm:step", std::to_string(meta.step)}, {"ddpm:weights", "ema"}});
   };
 

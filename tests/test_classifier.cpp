@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 #include <torch/script.h>
 
-#include <filesystem>
 
 #include "ddpm/classifier.h"
 #include "test_util.h"
@@ -88,14 +87,7 @@ TEST(Classifier, BadFilesAndOutputsGetClearErrors) {
 // three scores.
 TEST(Classifier, EvalReportsClassifierScoresThroughTheBinary) {
   TempDir dir;
-  test::make_emoji_folder(dir / "all", 16);
-  namespace fs = std::filesystem;
-  fs::create_directories(dir / "classes/0_a");
-  fs::create_directories(dir / "classes/1_b");
-  int i = 0;
-  for (const auto& e : fs::directory_iterator(dir.path() / "all")) {
-    fs::rename(e.path(), dir.path() / "classes" / (i++ % 2 ? "1_b" : "0_a") / e.path().filename());
-  }
+  test::make_class_folders(dir / "classes", 16, {"0_a", "1_b"});
   auto train = test::run_ddpm(test::tiny_train_args(
       dir / "run", dir / "classes", "--set train.steps=2 --set train.batch_size=4 --set model.num_classes=2"));
   ASSERT_EQ(train.exit_code, 0) << train.err;

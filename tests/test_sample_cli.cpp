@@ -145,13 +145,7 @@ TEST_F(SampleTest, BadCheckpointsAndArgumentsGiveOneClearLine) {
 
 TEST(ClassConditional, TrainsWithLabelDropoutAndSamplesAClassWithGuidance) {
   test::TempDir dir;
-  test::make_emoji_folder(dir / "all", 24);
-  fs::create_directories(dir / "classes/animals");
-  fs::create_directories(dir / "classes/faces");
-  int i = 0;
-  for (const auto& e : fs::directory_iterator(dir.path() / "all")) {
-    fs::rename(e.path(), dir.path() / "classes" / (i++ % 2 ? "faces" : "animals") / e.path().filename());
-  }
+  test::make_class_folders(dir / "classes", 24, {"animals", "faces"});
   auto r = run_ddpm(test::tiny_train_args(dir / "run", dir / "classes",
                                           "--set train.steps=4 --set train.batch_size=4 "
                                           "--set model.num_classes=2 --set train.p_uncond=0.5"));
@@ -200,13 +194,7 @@ TEST(ClassConditional, TrainsWithLabelDropoutAndSamplesAClassWithGuidance) {
 // also answer to the bare name, case-insensitively.
 TEST(ClassConditional, NumberedClassFoldersAnswerToTheirNames) {
   test::TempDir dir;
-  test::make_emoji_folder(dir / "all", 8);
-  fs::create_directories(dir / "classes/0_Cat");
-  fs::create_directories(dir / "classes/1_Dog");
-  int i = 0;
-  for (const auto& e : fs::directory_iterator(dir.path() / "all")) {
-    fs::rename(e.path(), dir.path() / "classes" / (i++ % 2 ? "1_Dog" : "0_Cat") / e.path().filename());
-  }
+  test::make_class_folders(dir / "classes", 8, {"0_Cat", "1_Dog"});
   auto r = run_ddpm(test::tiny_train_args(dir / "run", dir / "classes",
                                           "--set train.steps=2 --set train.batch_size=4 --set model.num_classes=2"));
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -68,6 +68,18 @@ namespace ddpm::test {
 
 void make_emoji_folder(const std::string& dir, int64_t n) { extract_emoji(kEmojiFontPath, dir, n); }
 
+void make_class_folders(const std::string& dir, int64_t n, const std::vector<std::string>& classes) {
+  namespace fs = std::filesystem;
+  const fs::path all = dir + ".all";
+  make_emoji_folder(all.string(), n);
+  for (const auto& c : classes) fs::create_directories(fs::path(dir) / c);
+  size_t i = 0;
+  for (const auto& e : fs::directory_iterator(all)) {
+    fs::rename(e.path(), fs::path(dir) / classes[i++ % classes.size()] / e.path().filename());
+  }
+  fs::remove_all(all);
+}
+
 std::string tiny_train_args(const std::string& run, const std::string& data,
                             const std::string& extra) {
   // One thread per process: ctest runs tests in parallel, and oversubscribed cores slow LibTorch's

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "ddpm/error.h"
 
@@ -53,6 +54,8 @@ namespace ddpm::test {
 
 // Extracts the first `n` emoji glyphs into `dir` (the built-in data set, small).
 void make_emoji_folder(const std::string& dir, int64_t n);
+// The same glyphs dealt in turn into one subfolder of `dir` per class: a class-conditional data set.
+void make_class_folders(const std::string& dir, int64_t n, const std::vector<std::string>& classes);
 
 // `ddpm train` flags that point configs/tiny.json at `run` and `data`, with extra --set overrides.
 std::string tiny_train_args(const std::string& run, const std::string& data,

@@ -26,6 +26,9 @@ struct GenerateOptions {
   std::function<void(int64_t, int64_t, int64_t, int64_t)> progress;
 };
 
+// Images per grid row for what `options` draws: per_class (row r = class r), else ⌈√n⌉.
+int64_t grid_columns(const GenerateOptions& options);
+
 // Samples options.n images [n, C, H, W] in [-1, 1] (clamped) on the model's device, in inference mode.
 torch::Tensor generate(UNet& model, const GaussianDiffusion& diffusion,
                        const GenerateOptions& options);

@@ -99,7 +99,6 @@ std::vector<int64_t> sampler_timesteps(const GaussianDiffusion& diffusion, int64
 // image as colour speckle. Ancestral sampling keeps all T steps: its posterior mean weights x̂0 by
 // √ᾱ_{t−1} β_t/(1 − ᾱ_t), which is small there.
 int64_t deterministic_start(const GaussianDiffusion& diffusion);
-int64_t deterministic_start(const GaussianDiffusion& diffusion);
 
 // The DDIM timestep subsequence, descending order not applied: ascending, unique, within [0, T−1].
 std::vector<int64_t> ddim_timesteps(int64_t T, int64_t steps, const std::string& spacing);

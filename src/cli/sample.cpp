@@ -109,21 +109,22 @@ int command_sample(int argc, char** argv) {
   g.seed = args["seed"].as<uint64_t>();
   g.bf16 = args.count("bf16") > 0;
   g.batch = args.count("batch") ? positive<int64_t>(args, "batch", 1) : config.sample.batch;
-  g.sampler.sampler = args.count("sampler") ? args["sampler"].as<std::string>() : config.sample.sampler;
+  g.sampler = sampler_options(config.sample);  // the config's, then the flags given
+  if (args.count("sampler")) g.sampler.sampler = args["sampler"].as<std::string>();
   check_sampler_name(g.sampler.sampler, "--sampler");
-  g.sampler.steps = args.count("steps") ? positive<int64_t>(args, "steps", 1) : config.sample.steps;
+  if (args.count("steps")) g.sampler.steps = positive<int64_t>(args, "steps", 1);
   if (g.sampler.sampler != "ddpm" && g.sampler.steps > config.diffusion.timesteps) {
     throw Error("--steps " + std::to_string(g.sampler.steps) + ": at most " +
                 std::to_string(config.diffusion.timesteps) + " (the model's diffusion timesteps)");
   }
-  g.sampler.eta = args.count("eta") ? args["eta"].as<double>() : config.sample.eta;
+  if (args.count("eta")) g.sampler.eta = args["eta"].as<double>();
   if (g.sampler.eta < 0) throw Error("--eta must be non-negative");
-  g.sampler.churn = args.count("churn") ? args["churn"].as<double>() : config.sample.churn;
+  if (args.count("churn")) g.sampler.churn = args["churn"].as<double>();
   if (!(g.sampler.churn >= 0) || g.sampler.churn > 1000) {
     throw Error("--churn must be in [0, 1000]");
   }
   g.sampler.spacing = args["spacing"].as<std::string>();
-  g.sampler.clip_denoised = config.sample.clip_denoised && !args.count("no-clip");
+  if (args.count("no-clip")) g.sampler.clip_denoised = false;
   g.guidance = args.count("guidance") ? args["guidance"].as<double>() : config.sample.guidance;
   if (args.count("guidance") && config.model.num_classes == 0) {
     throw Error("--guidance needs a class-conditional model (this checkpoint has model.num_classes = 0)");
@@ -178,9 +179,7 @@ int command_sample(int argc, char** argv) {
   auto images = generate(model, diffusion, g);  // [n, C, H, W]
   if (tty) std::cerr << "\n";
 
-  const int64_t nrow = args.count("nrow")  ? positive<int64_t>(args, "nrow", 1)
-                       : g.per_class > 0 ? g.per_class
-                                         : static_cast<int64_t>(std::ceil(std::sqrt(double(g.n))));
+  const int64_t nrow = args.count("nrow") ? positive<int64_t>(args, "nrow", 1) : grid_columns(g);
   PngText text = {{"ddpm:checkpoint", ckpt_path},
                   {"ddpm:step", std::to_string(meta.step)},
                   {"ddpm:weights", weights},

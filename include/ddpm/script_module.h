@@ -1,0 +1,15 @@
+// Loading a TorchScript module given on the command line (feature networks, classifiers), with
+// one-line errors that name the flag and the file.
+#pragma once
+#include <torch/script.h>
+
+#include <string>
+
+namespace ddpm {
+
+// Loads `path` onto `device` in eval mode. `flag` ("--features") names the option in errors;
+// `missing_hint` says where such a file comes from.
+torch::jit::Module load_script_module(const std::string& path, torch::Device device,
+                                      const std::string& flag, const std::string& missing_hint);
+
+}  // namespace ddpm

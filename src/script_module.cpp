@@ -1,0 +1,26 @@
+#include "ddpm/script_module.h"
+
+#include <filesystem>
+
+#include "ddpm/error.h"
+
+namespace ddpm {
+
+torch::jit::Module load_script_module(const std::string& path, torch::Device device,
+                                      const std::string& flag, const std::string& missing_hint) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    throw Error(flag + " " + path + ": file not found (" + missing_hint + ")");
+  }
+  torch::jit::Module module;
+  try {
+    module = torch::jit::load(path, device);
+  } catch (const c10::Error& e) {
+    throw Error(flag + " " + path + ": not a loadable TorchScript module (" +
+                e.what_without_backtrace() + ")");
+  }
+  module.eval();
+  return module;
+}
+
+}  // namespace ddpm
