@@ -104,15 +104,14 @@ BenchRun time_steps(const std::string& what, int64_t batch, const BenchOptions& 
 }  // namespace
 
 BenchReport run_benchmark(const Config& config, const BenchOptions& options, std::ostream& log) {
-  if (options.warmup < 0) throw Error("--warmup " + std::to_string(options.warmup) + ": must be >= 0");
-  if (options.repeats < 1) throw Error("--repeats " + std::to_string(options.repeats) + ": must be >= 1");
+  // The command line checks its flags; these are the library's own preconditions.
+  if (options.warmup < 0 || options.repeats < 1 || options.batch < 0 || options.sample_batch < 0 ||
+      options.what.empty()) {
+    throw Error("benchmark: warmup >= 0, repeats >= 1, batches >= 0 and at least one part needed");
+  }
   const torch::Device device = options.device;
   Config cfg = config;
   if (options.batch > 0) cfg.train.batch_size = options.batch;
-  if (options.batch < 0) throw Error("--batch " + std::to_string(options.batch) + ": must be >= 1");
-  if (options.sample_batch < 0) {
-    throw Error("--sample-batch " + std::to_string(options.sample_batch) + ": must be >= 1");
-  }
   cfg.train.grad_accum = 1;
   if (options.bf16) cfg.train.precision = "bf16";
   const int64_t B = cfg.train.batch_size;
@@ -186,7 +185,7 @@ BenchReport run_benchmark(const Config& config, const BenchOptions& options, std
       log << " done\n";
       report.runs.push_back(std::move(run));
     } else {
-      throw Error("--what " + what + ": expected train, sample or train,sample");
+      throw Error("benchmark: unknown part '" + what + "' (expected train or sample)");
     }
   }
   return report;

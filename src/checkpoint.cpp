@@ -11,7 +11,10 @@
 #include "ddpm/atomic_file.h"
 #include "ddpm/compat.h"
 #include "ddpm/error.h"
+#include "ddpm/file_input.h"
 #include "ddpm/image_io.h"
+#include "ddpm/json_input.h"
+#include "ddpm/tensor_table.h"
 
 namespace ddpm {
 namespace {
@@ -128,11 +131,63 @@ bool checkpoint_layout(const uint8_t* data, size_t size, CheckpointLayout& at) {
 }
 
 Checkpoint Checkpoint::open(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": checkpoint not found or not readable");
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return from_bytes(bytes, path);
+  return from_bytes(read_file_bytes(path, "checkpoint"), path);
 }
+
+namespace {
+
+int64_t read_count(const json& m, const char* key, const std::string& where) {
+  const json& v = m.at(key);
+  if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<uint64_t>() > INT64_MAX) ||
+      v.get<int64_t>() < 0) {
+    throw Error(where + ": " + key + " = " + v.dump() + " is not a count (a non-negative integer)");
+  }
+  return v.get<int64_t>();
+}
+
+// Everything in the metadata is checked as if it came from a stranger: the embedded config exactly
+// like a config file, every count for its range, the class list against the config.
+CheckpointMeta read_meta(const std::string& text, const std::string& path,
+                         std::vector<std::string>& parts) {
+  const std::string where = path + ": checkpoint metadata";
+  const std::string damaged = "; the file was damaged or edited, use an earlier snapshot";
+  CheckpointMeta meta;
+  try {
+    json m = parse_json_input(text, where);
+    meta.config = config_from_json(m.at("config"), path + " (embedded config)");
+    meta.step = read_count(m, "step", where);
+    const json& data = m.at("data");
+    meta.data.epoch = read_count(data, "epoch", where + " data");
+    meta.data.index = read_count(data, "index", where + " data");
+    meta.data.seed = data.at("seed").get<int64_t>();
+    meta.class_names = m.at("class_names").get<std::vector<std::string>>();
+    meta.ema_updates = read_count(m, "ema_updates", where);
+    meta.nonfinite_skipped = m.contains("nonfinite_skipped") ? read_count(m, "nonfinite_skipped", where) : 0;
+    meta.torch_version = m.value("torch_version", "");
+    meta.saved_at = m.value("saved_at", "");
+    parts = m.at("parts").get<std::vector<std::string>>();
+  } catch (const json::exception& e) {
+    throw Error(where + " is invalid (" + e.what() + ")" + damaged);
+  }
+  try {
+    validate(meta.config);
+  } catch (const Error& e) {
+    throw Error(path + ": embedded config: " + e.what() + damaged);
+  }
+  const auto classes = static_cast<size_t>(meta.config.model.num_classes);
+  if (!meta.class_names.empty() && meta.class_names.size() != classes) {
+    throw Error(where + ": " + std::to_string(meta.class_names.size()) + " class names for " +
+                "model.num_classes = " + std::to_string(classes) + damaged);
+  }
+  for (const auto& part : parts) {
+    if (part != "model" && part != "ema" && part != "optimizer" && part != "rng") {
+      throw Error(where + ": unknown part '" + part + "'" + damaged);
+    }
+  }
+  return meta;
+}
+
+}  // namespace
 
 Checkpoint Checkpoint::from_bytes(const std::vector<uint8_t>& b, const std::string& path) {
   if (b.empty()) throw Error(path + ": checkpoint is empty (0 bytes); use an earlier snapshot");
@@ -156,23 +211,8 @@ Checkpoint Checkpoint::from_bytes(const std::vector<uint8_t>& b, const std::stri
   }
   Checkpoint ckpt;
   ckpt.path_ = path;
-  try {
-    const auto meta_begin = b.begin() + static_cast<std::ptrdiff_t>(at.meta_pos);
-    json m = json::parse(meta_begin, meta_begin + static_cast<std::ptrdiff_t>(at.meta_len));
-    ckpt.meta_.config = config_from_json(m.at("config"), path + " (embedded config)");
-    ckpt.meta_.step = m.at("step").get<int64_t>();
-    ckpt.meta_.data.epoch = m.at("data").at("epoch").get<int64_t>();
-    ckpt.meta_.data.index = m.at("data").at("index").get<int64_t>();
-    ckpt.meta_.data.seed = m.at("data").at("seed").get<int64_t>();
-    ckpt.meta_.class_names = m.at("class_names").get<std::vector<std::string>>();
-    ckpt.meta_.ema_updates = m.at("ema_updates").get<int64_t>();
-    ckpt.meta_.nonfinite_skipped = m.value("nonfinite_skipped", int64_t{0});
-    ckpt.meta_.torch_version = m.value("torch_version", "");
-    ckpt.meta_.saved_at = m.value("saved_at", "");
-    ckpt.parts_ = m.at("parts").get<std::vector<std::string>>();
-  } catch (const json::exception& e) {
-    throw Error(path + ": checkpoint metadata is invalid (" + e.what() + ")");
-  }
+  const auto meta_begin = reinterpret_cast<const char*>(b.data()) + at.meta_pos;
+  ckpt.meta_ = read_meta(std::string(meta_begin, at.meta_len), path, ckpt.parts_);
   const auto payload_begin = b.begin() + static_cast<std::ptrdiff_t>(at.payload_pos);
   ckpt.payload_ = std::make_shared<std::string>(
       payload_begin, payload_begin + static_cast<std::ptrdiff_t>(at.payload_len));
@@ -184,39 +224,68 @@ bool Checkpoint::has(const std::string& part) const {
 }
 
 namespace {
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+// Adam's moments must match their parameters: LibTorch loads any shape and fails at the next step.
+void check_adamw_state(torch::optim::AdamW& optimizer, const std::string& path) {
+  auto& states = optimizer.state();
+  for (auto& group : optimizer.param_groups()) {
+    for (auto& p : group.params()) {
+      auto it = states.find(compat::optimizer_state_key(p));
+      if (it == states.end()) continue;  // not stepped yet
+      auto* s = dynamic_cast<torch::optim::AdamWParamState*>(it->second.get());
+      if (!s || s->step() < 0 || !s->exp_avg().defined() || s->exp_avg().sizes() != p.sizes() ||
+          !s->exp_avg_sq().defined() || s->exp_avg_sq().sizes() != p.sizes()) {
+        throw Error(path + ": the optimizer state does not fit the model (a moment of the wrong "
+                    "shape); use an earlier snapshot");
+      }
+    }
+  }
+}
+
 torch::serialize::InputArchive open_part(const std::string& payload, const std::string& part,
                                          torch::Device device, const std::string& path) {
   torch::serialize::InputArchive root, nested;
-  root.load_from(payload.data(), payload.size(), device);
+  try {
+    root.load_from(payload.data(), payload.size(), device);
+  } catch (const c10::Error& e) {
+    throw Error(path + ": the checkpoint's tensor archive cannot be read (" +
+                first_line(e.what_without_backtrace()) + "); use an earlier snapshot");
+  }
   if (!root.try_read(part, nested)) throw Error(path + ": checkpoint has no '" + part + "' part");
   return nested;
 }
+
 }  // namespace
 
 void Checkpoint::load_module(const std::string& part, torch::nn::Module& module,
                              torch::Device device) const {
   auto archive = open_part(*payload_, part, device, path_);
-  try {
-    module.load(archive);
-  } catch (const c10::Error& e) {
-    throw Error(path_ + ": the '" + part + "' weights do not fit the model built from its config (" +
-                e.what_without_backtrace() + ")");
-  }
+  load_checked(module, archive, path_ + " ('" + part + "' weights)");
 }
 
-void Checkpoint::load_optimizer(torch::optim::Optimizer& optimizer, torch::Device device) const {
+void Checkpoint::load_optimizer(torch::optim::AdamW& optimizer, torch::Device device) const {
   auto archive = open_part(*payload_, "optimizer", device, path_);
-  optimizer.load(archive);
+  try {
+    optimizer.load(archive);
+  } catch (const c10::Error& e) {
+    throw Error(path_ + ": the optimizer state cannot be read (" +
+                first_line(e.what_without_backtrace()) + "); use an earlier snapshot");
+  }
+  check_adamw_state(optimizer, path_);
 }
 
 void Checkpoint::restore_rng() const {
   auto archive = open_part(*payload_, "rng", torch::kCPU, path_);
   torch::Tensor state;
-  archive.read("cpu", state);
+  if (!archive.try_read("cpu", state)) throw Error(path_ + ": checkpoint has no CPU random state");
   auto cpu = default_generator(c10::kCPU);
-  {
+  try {
     std::lock_guard<std::mutex> lock(cpu.mutex());
     cpu.set_state(state);
+  } catch (const c10::Error& e) {
+    throw Error(path_ + ": the random state is invalid (" + first_line(e.what_without_backtrace()) +
+                "); use an earlier snapshot");
   }
   if (at::globalContext().hasCUDA() && archive.try_read("cuda", state)) {
     auto cuda = default_generator(c10::kCUDA);

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <type_traits>
 
 #include "ddpm/error.h"
+#include "ddpm/file_input.h"
+#include "ddpm/json_input.h"
 
 namespace ddpm {
 namespace {
@@ -112,7 +114,9 @@ std::string short_json(const json& value) {
 }
 
 void read_value(const json& v, const std::string& where, int64_t& out) {
-  if (v.is_number_integer()) {
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+    type_error(where, "an integer below 2^63", v);
+  } else if (v.is_number_integer()) {
     out = v.get<int64_t>();
   } else if (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>() &&
              std::abs(v.get<double>()) < 9e15) {
@@ -200,19 +204,8 @@ void read_section(const json& obj, const std::string& name, Section& section) {
   }
 }
 
-// Line and column (1-based) of a byte offset, for JSON syntax errors.
-std::pair<size_t, size_t> line_column(const std::string& text, size_t offset) {
-  size_t line = 1, column = 1;
-  for (size_t i = 0; i < offset && i < text.size(); ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      column = 1;
-    } else {
-      ++column;
-    }
-  }
-  return {line, column};
-}
+constexpr int64_t kMaxSteps = 1'000'000'000'000;
+constexpr int64_t kMaxBatch = 65536;
 
 template <class T>
 void require(bool ok, const std::string& key, const T& value, const std::string& what) {
@@ -229,6 +222,20 @@ void require_one_of(const std::string& key, const std::string& value,
   std::string list;
   for (size_t i = 0; i < allowed.size(); ++i) list += (i ? " | " : "") + allowed[i];
   throw Error(key + ": unknown value \"" + value + "\" (expected " + list + ")");
+}
+
+// Every real-valued setting reaches float32 tensors or optimizer options: it must be finite and fit.
+void require_finite_numbers(const Config& config_in) {
+  Config config = config_in;  // visitors take non-const references
+  visit_sections(config, [&](const char* section, auto& fields) {
+    visit_fields(fields, [&](const char* key, auto& member) {
+      if constexpr (std::is_same_v<std::decay_t<decltype(member)>, double>) {
+        require(std::isfinite(member) && std::abs(member) <= 3.4e38,
+                std::string(section) + "." + key, member,
+                "must be a finite number within float32's range (|x| <= 3.4e38)");
+      }
+    });
+  });
 }
 
 }  // namespace
@@ -259,60 +266,18 @@ Config config_from_json(const json& root, const std::string& origin) {
   return config;
 }
 
-namespace {
-json parse_json_text(const std::string& text, const std::string& origin) {
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
-    auto [line, column] = line_column(text, e.byte == 0 ? 0 : e.byte - 1);
-    std::string what = e.what();
-    auto pos = what.find("parse error");
-    auto colon = what.find(": ", pos == std::string::npos ? 0 : pos);
-    std::string detail = colon == std::string::npos ? what : what.substr(colon + 2);
-    throw Error(origin + ":" + std::to_string(line) + ":" + std::to_string(column) +
-                ": invalid JSON: " + detail);
-  } catch (const json::out_of_range& e) {
-    // A number beyond the range of a double (found by fuzzing). The parser gives no position:
-    // it is where the quoted token first appears.
-    std::string what = e.what();
-    auto open = what.find('\'');
-    auto close = what.rfind('\'');
-    std::string where;
-    if (open != std::string::npos && close > open) {
-      const auto at = text.find(what.substr(open + 1, close - open - 1));
-      if (at != std::string::npos) {
-        auto [line, column] = line_column(text, at);
-        where = ":" + std::to_string(line) + ":" + std::to_string(column);
-      }
-    }
-    const auto detail = what.find("] ");
-    throw Error(origin + where + ": invalid JSON: " +
-                (detail == std::string::npos ? what : what.substr(detail + 2)) +
-                " (too large for a number)");
-  }
-}
-}  // namespace
-
 Config config_from_json_text(const std::string& text, const std::string& origin) {
-  return config_from_json(parse_json_text(text, origin), origin);
+  return config_from_json(parse_json_input(text, origin), origin);
 }
 
 Config load_config(const std::string& path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw Error(path + ": config file not found");
-  if (fs::is_directory(path, ec)) throw Error(path + ": is a folder, expected a JSON config file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open the config file for reading (check permissions)");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string text = buffer.str();
+  const std::string text = read_small_file(path, kMaxConfigBytes, "config file");
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
     throw Error(path + ": the config file is empty; see configs/ for examples");
   }
-  json root = parse_json_text(text, path);
+  json root = parse_json_input(text, path);
   Config config = config_from_json(root, path);
-  if (!root.contains("name")) config.name = fs::path(path).stem().string();
+  if (!root.contains("name")) config.name = std::filesystem::path(path).stem().string();
   return config;
 }
 
@@ -363,6 +328,7 @@ void apply_override(Config& config, const std::string& assignment) {
 }
 
 void validate(const Config& c) {
+  require_finite_numbers(c);
   const auto& m = c.model;
   // Upper bounds keep every product below (channels, levels, resolution) far from overflow; they
   // are orders of magnitude above any model that fits in memory.
@@ -383,7 +349,8 @@ void validate(const Config& c) {
             "must divide every level's channel count (base_channels x multiplier = " +
                 std::to_string(m.base_channels * mult) + ")");
   }
-  require(m.num_res_blocks > 0, "model.num_res_blocks", m.num_res_blocks, "must be positive");
+  require(m.num_res_blocks > 0 && m.num_res_blocks <= 64, "model.num_res_blocks", m.num_res_blocks,
+          "must be in [1, 64]");
   const int64_t factor = int64_t{1} << (m.channel_mults.size() - 1);
   require(m.image_size % factor == 0, "model.image_size", m.image_size,
           "must be divisible by " + std::to_string(factor) + " (2^(levels-1) for " +
@@ -404,8 +371,8 @@ void validate(const Config& c) {
             "must divide every level's channel count");
   }
   require(m.dropout >= 0 && m.dropout < 1, "model.dropout", m.dropout, "must be in [0, 1)");
-  require(m.num_classes >= 0, "model.num_classes", m.num_classes,
-          "must be 0 (unconditional) or the number of classes");
+  require(m.num_classes >= 0 && m.num_classes <= 100000, "model.num_classes", m.num_classes,
+          "must be 0 (unconditional) or the number of classes (at most 100000)");
 
   const auto& d = c.diffusion;
   require(d.timesteps >= 1 && d.timesteps <= 1000000, "diffusion.timesteps", d.timesteps,
@@ -415,7 +382,7 @@ void validate(const Config& c) {
           "must be in (0, 1)");
   require(d.beta_end >= d.beta_start && d.beta_end < 1, "diffusion.beta_end", d.beta_end,
           "must be in [beta_start, 1)");
-  require(d.cosine_s >= 0, "diffusion.cosine_s", d.cosine_s, "must be non-negative");
+  require(d.cosine_s >= 0 && d.cosine_s < 1, "diffusion.cosine_s", d.cosine_s, "must be in [0, 1)");
   require_one_of("diffusion.objective", d.objective, {"eps", "x0", "v"});
   require_one_of("diffusion.loss", d.loss, {"l1", "l2"});
   require_one_of("diffusion.loss_weighting", d.loss_weighting, {"none", "min_snr"});
@@ -423,40 +390,50 @@ void validate(const Config& c) {
           d.min_snr_gamma, "must be a positive number (5 is the paper's)");
   require_one_of("diffusion.variance", d.variance, {"fixed_small", "fixed_large"});
 
+  require(!c.data.path.empty(), "data.path", "\"\"", "must name a folder of images");
+
   const auto& t = c.train;
-  require(t.steps >= 0, "train.steps", t.steps, "must be non-negative");
-  require(t.batch_size >= 1, "train.batch_size", t.batch_size, "must be at least 1");
-  require(t.grad_accum >= 1, "train.grad_accum", t.grad_accum, "must be at least 1");
-  require(t.lr > 0 && std::isfinite(t.lr), "train.lr", t.lr, "must be a positive number");
+  // Counts that set work or memory have upper bounds, so that a typo is an error, not a hang.
+  require(t.steps >= 0 && t.steps <= kMaxSteps, "train.steps", t.steps, "must be in [0, 10^12]");
+  require(t.batch_size >= 1 && t.batch_size <= kMaxBatch, "train.batch_size", t.batch_size,
+          "must be in [1, 65536]");
+  require(t.grad_accum >= 1 && t.grad_accum <= kMaxBatch, "train.grad_accum", t.grad_accum,
+          "must be in [1, 65536]");
+  require(t.lr > 0 && t.lr <= 1, "train.lr", t.lr, "must be in (0, 1]");
   require(t.adam_beta1 >= 0 && t.adam_beta1 < 1, "train.adam_beta1", t.adam_beta1,
           "must be in [0, 1)");
   require(t.adam_beta2 >= 0 && t.adam_beta2 < 1, "train.adam_beta2", t.adam_beta2,
           "must be in [0, 1)");
-  require(t.adam_eps > 0, "train.adam_eps", t.adam_eps, "must be positive");
+  require(t.adam_eps > 0 && t.adam_eps <= 1, "train.adam_eps", t.adam_eps, "must be in (0, 1]");
   require(t.weight_decay >= 0, "train.weight_decay", t.weight_decay, "must be non-negative");
-  require(t.warmup_steps >= 0, "train.warmup_steps", t.warmup_steps, "must be non-negative");
+  require(t.warmup_steps >= 0 && t.warmup_steps <= kMaxSteps, "train.warmup_steps", t.warmup_steps,
+          "must be in [0, 10^12]");
   require(t.ema_decay >= 0 && t.ema_decay <= 1, "train.ema_decay", t.ema_decay,
           "must be in [0, 1]");
   require(t.ema_start >= 0, "train.ema_start", t.ema_start, "must be non-negative");
   require(t.ema_every >= 1, "train.ema_every", t.ema_every, "must be at least 1");
-  require(t.ema_warmup_power >= 0, "train.ema_warmup_power", t.ema_warmup_power,
-          "must be non-negative");
+  require(t.ema_warmup_power >= 0 && t.ema_warmup_power <= 10, "train.ema_warmup_power",
+          t.ema_warmup_power, "must be in [0, 10]");
   require(t.p_uncond >= 0 && t.p_uncond < 1, "train.p_uncond", t.p_uncond, "must be in [0, 1)");
   require(t.log_every >= 1, "train.log_every", t.log_every, "must be at least 1");
   require(t.checkpoint_every >= 1, "train.checkpoint_every", t.checkpoint_every,
           "must be at least 1");
   require(t.snapshot_every >= 0, "train.snapshot_every", t.snapshot_every, "must be non-negative");
-  require(t.keep_snapshots >= 1, "train.keep_snapshots", t.keep_snapshots, "must be at least 1");
+  require(t.keep_snapshots >= 1 && t.keep_snapshots <= 1000000, "train.keep_snapshots",
+          t.keep_snapshots, "must be in [1, 1000000]");
   require(t.preview_every >= 0, "train.preview_every", t.preview_every, "must be non-negative");
-  require(t.preview_n >= 1, "train.preview_n", t.preview_n, "must be at least 1");
+  require(t.preview_n >= 1 && t.preview_n <= 1024, "train.preview_n", t.preview_n,
+          "must be in [1, 1024]");
   require(t.eval_every >= 0, "train.eval_every", t.eval_every, "must be non-negative (0 = off)");
   require(t.eval_every == 0 || !c.data.heldout_path.empty(), "train.eval_every", t.eval_every,
           "needs data.heldout_path (a folder of held-out images)");
-  require(t.eval_images >= 1, "train.eval_images", t.eval_images, "must be at least 1");
-  require(t.eval_bpd_subset >= 0, "train.eval_bpd_subset", t.eval_bpd_subset,
-          "must be non-negative (0 = loss only)");
+  require(t.eval_images >= 1 && t.eval_images <= 1000000, "train.eval_images", t.eval_images,
+          "must be in [1, 1000000]");
+  require(t.eval_bpd_subset >= 0 && t.eval_bpd_subset <= d.timesteps, "train.eval_bpd_subset",
+          t.eval_bpd_subset, "must be in [0, diffusion.timesteps] (0 = loss only)");
   require(t.max_nonfinite >= 1, "train.max_nonfinite", t.max_nonfinite, "must be at least 1");
-  require(t.threads >= 0, "train.threads", t.threads, "must be non-negative (0 = all cores)");
+  require(t.threads >= 0 && t.threads <= 1024, "train.threads", t.threads,
+          "must be in [0, 1024] (0 = all cores)");
   require(t.device == "auto" || t.device == "cpu" || t.device.rfind("cuda", 0) == 0,
           "train.device", t.device, "expected auto, cpu, cuda or cuda:N");
   require_one_of("train.precision", t.precision, {"fp32", "bf16"});
@@ -464,11 +441,11 @@ void validate(const Config& c) {
   const auto& s = c.sample;
   require_one_of("sample.sampler", s.sampler, {"ddpm", "ddim", "dpmpp2m", "heun"});
   require(s.steps >= 0 && s.steps <= d.timesteps, "sample.steps", s.steps,
-          "must be in [0, diffusion.timesteps] (0 = default)");
-  require(s.eta >= 0, "sample.eta", s.eta, "must be non-negative");
+          "must be in [0, " + std::to_string(d.timesteps) + "] (diffusion.timesteps; 0 = default)");
+  require(s.eta >= 0 && s.eta <= 10, "sample.eta", s.eta, "must be in [0, 10]");
   require(s.churn >= 0 && s.churn <= 1000, "sample.churn", s.churn, "must be in [0, 1000]");
-  require(s.batch >= 1, "sample.batch", s.batch, "must be at least 1");
-  require(s.guidance >= 0, "sample.guidance", s.guidance, "must be non-negative");
+  require(s.batch >= 1 && s.batch <= kMaxBatch, "sample.batch", s.batch, "must be in [1, 65536]");
+  require(s.guidance >= 0 && s.guidance <= 100, "sample.guidance", s.guidance, "must be in [0, 100]");
 }
 
 std::string run_dir(const Config& config) {

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "ddpm/atomic_file.h"
+#include "ddpm/data_cache.h"
 #include "ddpm/error.h"
 #include "ddpm/image_io.h"
 
@@ -15,8 +16,6 @@ namespace ddpm {
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr char kCacheMagic[8] = {'D', 'D', 'P', 'M', 'D', 'A', 'T', '1'};
 
 struct FileEntry {
   std::string path;
@@ -49,62 +48,55 @@ std::string cache_path(const std::string& folder, const DataOptions& o) {
                               std::to_string(o.channels) + ".bin")).string();
 }
 
-template <class T>
-void put(std::string& out, const T& v) {
-  out.append(reinterpret_cast<const char*>(&v), sizeof(T));
-}
-
-template <class T>
-bool get(std::ifstream& in, T& v) {
-  return static_cast<bool>(in.read(reinterpret_cast<char*>(&v), sizeof(T)));
-}
-
-bool read_cache(const std::string& path, uint64_t key, Dataset& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  char magic[8];
-  uint64_t stored_key = 0;
-  int64_t n = 0, c = 0, h = 0, w = 0, skipped = 0, names = 0;
-  if (!in.read(magic, 8) || std::memcmp(magic, kCacheMagic, 8) != 0) return false;
-  if (!get(in, stored_key) || stored_key != key) return false;
-  if (!get(in, n) || !get(in, c) || !get(in, h) || !get(in, w) || !get(in, skipped) ||
-      !get(in, names) || n <= 0 || names < 0 || names > (1 << 20)) {
-    return false;
-  }
-  std::vector<std::string> class_names;
-  for (int64_t i = 0; i < names; ++i) {
-    uint32_t len = 0;
-    if (!get(in, len) || len > 4096) return false;
-    std::string name(len, '\0');
-    if (!in.read(name.data(), len)) return false;
-    class_names.push_back(name);
-  }
-  auto labels = torch::empty({n}, torch::kLong);
-  auto images = torch::empty({n, c, h, w}, torch::kUInt8);
-  if (!in.read(reinterpret_cast<char*>(labels.data_ptr<int64_t>()), n * 8)) return false;
-  if (!in.read(reinterpret_cast<char*>(images.data_ptr<uint8_t>()), images.numel())) return false;
-  out = Dataset{images, labels, class_names, skipped};
-  return true;
-}
-
 void write_cache(const std::string& path, uint64_t key, const Dataset& d, std::ostream& log) {
-  std::string bytes(kCacheMagic, 8);
-  put(bytes, key);
-  for (int64_t v : {d.images.size(0), d.images.size(1), d.images.size(2), d.images.size(3),
-                    d.skipped, static_cast<int64_t>(d.class_names.size())}) {
-    put(bytes, v);
-  }
-  for (const auto& name : d.class_names) {
-    put(bytes, static_cast<uint32_t>(name.size()));
-    bytes += name;
-  }
-  bytes.append(reinterpret_cast<const char*>(d.labels.data_ptr<int64_t>()), d.size() * 8);
-  bytes.append(reinterpret_cast<const char*>(d.images.data_ptr<uint8_t>()), d.images.numel());
+  const std::string bytes = serialize_data_cache(d, key);
   try {
     write_file_atomically(path, bytes.data(), bytes.size());
   } catch (const Error& e) {
     log << "warning: data cache not written: " << e.what() << "\n";
   }
+}
+
+// The image files under `dir`, recursively. Entries that cannot be read (permissions, a symlink
+// loop, a dangling link) are skipped with a warning, as are the folders that cannot be listed.
+void scan_folder(const fs::path& dir, int64_t label, std::vector<FileEntry>& files,
+                 const std::string& key, std::ostream& log) {
+  std::error_code ec;
+  fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
+  if (ec) throw Error(key + " " + dir.string() + ": cannot read the folder (" + ec.message() + ")");
+  for (const fs::recursive_directory_iterator end; it != end; it.increment(ec)) {
+    if (ec) {
+      log << "warning: skipping an entry of " << dir.string() << ": " << ec.message() << "\n";
+      ec.clear();
+      continue;
+    }
+    const fs::path& path = it->path();
+    if (path.filename().string()[0] == '.' || !is_image_file(path.string())) continue;
+    std::error_code status_ec;
+    const bool regular = it->is_regular_file(status_ec);
+    if (status_ec) {
+      log << "warning: skipping " << path.string() << ": " << status_ec.message() << "\n";
+    } else if (regular) {
+      files.push_back({path.string(), label});
+    }
+  }
+  if (ec) log << "warning: stopped listing " << dir.string() << ": " << ec.message() << "\n";
+}
+
+// Decodes one file into the model's geometry, CHW; throws ddpm::Error naming the file.
+std::vector<uint8_t> decode_for_model(const std::string& path, int64_t size, int64_t channels) {
+  Image image = decode_image_file(path);
+  Image ready = resize_center_crop(convert_channels(image, static_cast<int>(channels)),
+                                   static_cast<int>(size), path);
+  std::vector<uint8_t> chw(static_cast<size_t>(channels * size * size));
+  for (int64_t y = 0; y < size; ++y) {
+    for (int64_t x = 0; x < size; ++x) {
+      for (int64_t c = 0; c < channels; ++c) {
+        chw[(c * size + y) * size + x] = ready.pixels[(y * size + x) * channels + c];
+      }
+    }
+  }
+  return chw;
 }
 
 }  // namespace
@@ -118,54 +110,52 @@ bool is_image_file(const std::string& path) {
 
 Dataset load_image_folder(const std::string& folder, const DataOptions& options,
                           std::ostream& log) {
+  const std::string& key = options.key;
   std::error_code ec;
   if (!fs::exists(folder, ec)) {
-    throw Error("data folder " + folder + " does not exist (set data.path; for the built-in set run "
-                "'ddpm data emoji --out " + folder + "')");
+    throw Error(key + " " + folder + ": the folder does not exist (for the built-in sets run "
+                "'ddpm data emoji' or 'ddpm data fashion-mnist')");
   }
-  if (!fs::is_directory(folder, ec)) throw Error("data.path " + folder + " is not a folder");
+  if (!fs::is_directory(folder, ec)) throw Error(key + " " + folder + ": is not a folder");
 
   std::vector<std::string> class_names;
   if (options.with_classes) {
-    for (const auto& entry : fs::directory_iterator(folder, ec)) {
-      if (entry.is_directory() && entry.path().filename().string()[0] != '.') {
-        class_names.push_back(entry.path().filename().string());
+    for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+      std::error_code dir_ec;
+      if (it->is_directory(dir_ec) && it->path().filename().string()[0] != '.') {
+        class_names.push_back(it->path().filename().string());
       }
     }
+    if (ec) throw Error(key + " " + folder + ": cannot list the folder (" + ec.message() + ")");
     std::sort(class_names.begin(), class_names.end());
     if (class_names.empty()) {
-      throw Error("data folder " + folder + " has no class subfolders, but model.num_classes > 0; "
+      throw Error(key + " " + folder + ": has no class subfolders, but model.num_classes > 0; "
                   "put each class's images in its own subfolder");
     }
   }
   std::vector<FileEntry> files;
-  auto scan = [&](const fs::path& dir, int64_t label) {
-    fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
-    if (ec) throw Error("data folder " + dir.string() + ": cannot read (" + ec.message() + ")");
-    for (const auto& entry : it) {
-      if (entry.is_regular_file() && is_image_file(entry.path().string()) &&
-          entry.path().filename().string()[0] != '.') {
-        files.push_back({entry.path().string(), label});
-      }
-    }
-  };
   if (options.with_classes) {
-    for (size_t i = 0; i < class_names.size(); ++i) scan(fs::path(folder) / class_names[i], i);
+    for (size_t i = 0; i < class_names.size(); ++i) {
+      scan_folder(fs::path(folder) / class_names[i], static_cast<int64_t>(i), files, key, log);
+    }
   } else {
-    scan(folder, 0);
+    scan_folder(folder, 0, files, key, log);
   }
   std::sort(files.begin(), files.end(),
             [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
   if (files.empty()) {
-    throw Error("data folder " + folder + " contains no image files (png, jpg, bmp, tga, gif, ...)");
+    throw Error(key + " " + folder + ": contains no image files (png, jpg, bmp, tga, gif, ...)");
   }
 
-  const uint64_t key = listing_key(files, options, folder);
+  const CacheExpectation expect{listing_key(files, options, folder), options.channels,
+                                options.image_size, class_names,
+                                static_cast<int64_t>(files.size())};
   const std::string cache = cache_path(folder, options);
-  Dataset data;
-  if (options.disk_cache && read_cache(cache, key, data)) {
-    log << "data: " << data.size() << " images from cache " << cache << "\n";
-    return data;
+  if (options.disk_cache) {
+    if (auto cached = read_data_cache(cache, expect, log)) {
+      log << "data: " << cached->size() << " images from cache " << cache << "\n";
+      return *cached;
+    }
   }
 
   const int64_t S = options.image_size, C = options.channels;
@@ -173,41 +163,29 @@ Dataset load_image_folder(const std::string& folder, const DataOptions& options,
   std::vector<int64_t> labels;
   int64_t skipped = 0;
   for (const auto& f : files) {
-    Image image;
     try {
-      image = decode_image_file(f.path);
+      const auto chw = decode_for_model(f.path, S, C);
+      pixels.insert(pixels.end(), chw.begin(), chw.end());
+      labels.push_back(f.label);
     } catch (const Error& e) {
       log << "warning: skipping " << e.what() << "\n";
       ++skipped;
-      continue;
     }
-    Image ready = resize_center_crop(convert_channels(image, static_cast<int>(C)),
-                                     static_cast<int>(S));
-    // HWC → CHW
-    const size_t base = pixels.size();
-    pixels.resize(base + static_cast<size_t>(C * S * S));
-    for (int64_t y = 0; y < S; ++y) {
-      for (int64_t x = 0; x < S; ++x) {
-        for (int64_t c = 0; c < C; ++c) {
-          pixels[base + (c * S + y) * S + x] = ready.pixels[(y * S + x) * C + c];
-        }
-      }
-    }
-    labels.push_back(f.label);
   }
   if (labels.empty()) {
-    throw Error("data folder " + folder + ": none of its " + std::to_string(files.size()) +
+    throw Error(key + " " + folder + ": none of its " + std::to_string(files.size()) +
                 " image files could be decoded");
   }
   if (skipped > 0) log << "warning: " << skipped << " of " << files.size() << " files skipped\n";
   const int64_t n = static_cast<int64_t>(labels.size());
+  Dataset data;
   data.images = torch::from_blob(pixels.data(), {n, C, S, S}, torch::kUInt8).clone();
   data.labels = torch::from_blob(labels.data(), {n}, torch::kLong).clone();
   data.class_names = class_names;
   data.skipped = skipped;
   log << "data: " << n << " images from " << folder << " (" << S << "x" << S << ", " << C
       << " channels)\n";
-  if (options.disk_cache) write_cache(cache, key, data, log);
+  if (options.disk_cache) write_cache(cache, expect.key, data, log);
   return data;
 }
 

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "ddpm/error.h"
+#include "ddpm/file_input.h"
 #include "ddpm/image_io.h"
 
 namespace ddpm {
@@ -48,12 +49,13 @@ std::vector<std::pair<size_t, size_t>> find_embedded_pngs(const std::vector<uint
 }
 
 int64_t extract_emoji(const std::string& font_path, const std::string& out_dir, int64_t limit) {
-  std::ifstream in(font_path, std::ios::binary);
-  if (!in) {
-    throw Error(font_path + ": cannot read the emoji font; install it with "
+  std::vector<uint8_t> bytes;
+  try {
+    bytes = read_file_bytes(font_path, "font file");
+  } catch (const Error& e) {
+    throw Error(std::string(e.what()) + "; the built-in emoji font comes with "
                 "'apt-get install fonts-noto-color-emoji'");
   }
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   auto pngs = find_embedded_pngs(bytes);
   if (pngs.empty()) throw Error(font_path + ": no embedded PNG glyphs found");
   std::error_code ec;

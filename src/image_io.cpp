@@ -8,6 +8,7 @@
 
 #include "ddpm/atomic_file.h"
 #include "ddpm/error.h"
+#include "ddpm/file_input.h"
 
 #include <stb_image.h>
 #include <stb_image_resize.h>
@@ -36,9 +37,7 @@ Image decode_image_memory(const uint8_t* data, size_t size, const std::string& n
 }
 
 Image decode_image_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open for reading");
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto bytes = read_file_bytes(path, "image file");
   return decode_image_memory(bytes.data(), bytes.size(), path);
 }
 
@@ -81,7 +80,14 @@ Image center_crop(const Image& src, int width, int height) {
   return out;
 }
 
-Image resize_center_crop(const Image& src, int size) {
+Image resize_center_crop(const Image& src, int size, const std::string& name) {
+  // The resize scales the short side to `size`: the long side's work grows with the aspect ratio.
+  const int64_t long_side = std::max(src.width, src.height), short_side = std::min(src.width, src.height);
+  if (short_side < 1 || long_side > kMaxAspectRatio * short_side) {
+    throw Error(name + ": image is " + std::to_string(src.width) + "x" + std::to_string(src.height) +
+                ", more than " + std::to_string(kMaxAspectRatio) + " times wider than high or " +
+                "the reverse: its centre crop would keep almost nothing; crop it or remove it");
+  }
   const double scale = static_cast<double>(size) / std::min(src.width, src.height);
   const int w = std::max(size, static_cast<int>(std::lround(src.width * scale)));
   const int h = std::max(size, static_cast<int>(std::lround(src.height * scale)));

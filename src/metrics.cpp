@@ -4,6 +4,7 @@
 #include <torch/serialize.h>
 
 #include "ddpm/error.h"
+#include "ddpm/file_input.h"
 
 namespace ddpm {
 
@@ -27,6 +28,8 @@ void save_feature_stats(const std::string& path, const FeatureStats& stats) {
 }
 
 FeatureStats load_feature_stats(const std::string& path) {
+  check_input_file(path, "feature statistics file");
+  const std::string bad = path + ": not a feature statistics file written by 'ddpm eval --ref-stats'";
   FeatureStats stats;
   try {
     torch::serialize::InputArchive archive;
@@ -35,9 +38,17 @@ FeatureStats load_feature_stats(const std::string& path) {
     archive.read("mean", stats.mean);
     archive.read("cov", stats.cov);
     archive.read("count", count);
+    if (count.numel() != 1) throw Error(bad);
     stats.count = count.item<int64_t>();
   } catch (const c10::Error&) {
-    throw Error(path + ": not a feature statistics file written by 'ddpm eval --save-ref-stats'");
+    throw Error(bad);
+  }
+  const auto& m = stats.mean;
+  const auto& c = stats.cov;
+  if (m.dim() != 1 || c.dim() != 2 || c.size(0) != m.size(0) || c.size(1) != m.size(0) ||
+      stats.count < 2 || !m.is_floating_point() || !c.is_floating_point() ||
+      !torch::isfinite(m).all().item<bool>() || !torch::isfinite(c).all().item<bool>()) {
+    throw Error(bad + " (its mean, covariance or count is malformed); delete it to recompute it");
   }
   return stats;
 }

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "ddpm/error.h"
+#include "ddpm/file_input.h"
 
 namespace ddpm {
 
@@ -12,12 +13,18 @@ torch::jit::Module load_script_module(const std::string& path, torch::Device dev
   if (!std::filesystem::exists(path, ec)) {
     throw Error(flag + " " + path + ": file not found (" + missing_hint + ")");
   }
+  try {
+    check_input_file(path, "TorchScript file");
+  } catch (const Error& e) {
+    throw Error(flag + " " + e.what());
+  }
   torch::jit::Module module;
   try {
     module = torch::jit::load(path, device);
   } catch (const c10::Error& e) {
+    const std::string what = e.what_without_backtrace();
     throw Error(flag + " " + path + ": not a loadable TorchScript module (" +
-                e.what_without_backtrace() + ")");
+                what.substr(0, what.find('\n')) + ")");
   }
   module.eval();
   return module;

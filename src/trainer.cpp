@@ -24,6 +24,7 @@
 #include "ddpm/diffusion.h"
 #include "ddpm/ema.h"
 #include "ddpm/error.h"
+#include "ddpm/progress.h"
 #include "ddpm/generate.h"
 #include "ddpm/image_io.h"
 #include "ddpm/likelihood.h"
@@ -186,6 +187,12 @@ TrainResult train(const Config& config, const TrainOptions& options, std::ostrea
     ckpt.restore_rng();
     meta.step = ckpt.meta().step;
     meta.data = ckpt.meta().data;
+    if (meta.data.index > data.size()) {
+      throw Error(resume_path + ": the saved data position (epoch " + std::to_string(meta.data.epoch) +
+                  ", index " + std::to_string(meta.data.index) + ") lies beyond the " +
+                  std::to_string(data.size()) + " images of " + config.data.path +
+                  "; the folder lost images since the run saved, restore them or start a new run");
+    }
     meta.nonfinite_skipped = ckpt.meta().nonfinite_skipped;
     ema.set_num_updates(ckpt.meta().ema_updates);
     log << "resumed from " << resume_path << " at step " << meta.step << "\n";
@@ -235,7 +242,9 @@ TrainResult train(const Config& config, const TrainOptions& options, std::ostrea
   std::ofstream metrics(dir / "metrics.jsonl", std::ios::app);
   Dataset heldout;
   if (tc.eval_every > 0) {
-    heldout = load_image_folder(config.data.heldout_path, data_options, log);
+    DataOptions heldout_options = data_options;
+    heldout_options.key = "data.heldout_path";
+    heldout = load_image_folder(config.data.heldout_path, heldout_options, log);
   }
   auto evaluate_heldout = [&]() {
     c10::InferenceMode inference;
@@ -272,7 +281,7 @@ TrainResult train(const Config& config, const TrainOptions& options, std::ostrea
   BatchSampler sampler(data, config.data.random_flip, meta.data);
   auto inject = nonfinite_injections();
   StopSignals signals;
-  const bool tty = isatty(STDERR_FILENO);
+  ProgressLine progress(log, &log == &std::cerr && stderr_is_terminal());
   const int64_t images_per_step = tc.batch_size * tc.grad_accum;
   log << "training " << config.name << ": " << count_parameters(*model) << " parameters, "
       << data.size() << " images, batch " << images_per_step << ", on " << describe_device(device)
@@ -309,6 +318,7 @@ TrainResult train(const Config& config, const TrainOptions& options, std::ostrea
                     "; lower train.lr or raise train.warmup_steps (last good checkpoint: " +
                     last.string() + ")");
       }
+      progress.end();
       log << "warning: non-finite loss at step " << meta.step << ", step skipped ("
           << meta.nonfinite_skipped << " so far)\n";
       continue;
@@ -336,11 +346,8 @@ TrainResult train(const Config& config, const TrainOptions& options, std::ostrea
       line << "step " << meta.step << "/" << tc.steps << " | loss " << std::setprecision(4)
            << result.last_loss << " | lr " << std::setprecision(3) << lr << " | "
            << std::fixed << std::setprecision(1) << ips << " img/s | ETA " << format_duration(eta);
-      if (tty && &log == &std::cerr) {
-        log << "\r" << line.str() << "\033[K" << (done ? "\n" : "") << std::flush;
-      } else {
-        log << line.str() << "\n" << std::flush;
-      }
+      progress.update(line.str());
+      if (done) progress.end();
       loss_sum = 0.0;
       loss_count = 0;
       interval_start = clock::now();
@@ -350,6 +357,7 @@ TrainResult train(const Config& config, const TrainOptions& options, std::ostrea
     if (tc.preview_every > 0 && (meta.step % tc.preview_every == 0 || done)) preview();
     if (tc.eval_every > 0 && (meta.step % tc.eval_every == 0 || done)) {
       auto row = evaluate_heldout();
+      progress.end();
       log << "held-out at step " << meta.step << ": loss " << row["heldout_loss"].get<double>()
           << " (EMA " << row["heldout_loss_ema"].get<double>() << ")"
           << (row.contains("heldout_bpd_ema")
@@ -361,7 +369,7 @@ TrainResult train(const Config& config, const TrainOptions& options, std::ostrea
 
   if (signals.received()) {
     save(sampler, false);
-    if (tty) log << "\n";
+    progress.end();
     log << "stopped by signal " << signals.received() << " at step " << meta.step
         << "; checkpoint saved to " << last.string() << " (continue with --resume)\n";
     result.interrupted = true;

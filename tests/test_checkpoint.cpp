@@ -17,6 +17,7 @@ std::vector<uint8_t> small_checkpoint() {
   CheckpointMeta meta;
   meta.step = 7;
   meta.class_names = {"cats", "dogs"};
+  meta.config.model.num_classes = 2;
   CheckpointParts parts;
   parts.rng = false;
   return serialize_checkpoint(meta, parts);

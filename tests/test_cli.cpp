@@ -37,7 +37,7 @@ TEST(Cli, InfoReportsTheCifar10ParameterCount) {
 TEST(Cli, ConfigErrorsAreOneLine) {
   auto r = run_ddpm("info --config configs/cifar10.json --set train.lr=-1");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_EQ(r.err, "ddpm: error: train.lr = -1: must be a positive number\n");
+  EXPECT_EQ(r.err, "ddpm: error: train.lr = -1: must be in (0, 1]\n");
   auto m = run_ddpm("info --config /nonexistent.json");
   EXPECT_EQ(m.exit_code, 1);
   EXPECT_EQ(m.err, "ddpm: error: /nonexistent.json: config file not found\n");

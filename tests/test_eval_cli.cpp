@@ -49,7 +49,7 @@ TEST(EvalCli, TrainingImprovesBitsPerDimAndTheReportSaysSo) {
 
   auto missing = run_ddpm("eval --ckpt '" + (dir / "trained/last.pt") + "' --data /nonexistent");
   EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_NE(missing.err.find("data folder /nonexistent does not exist"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("--data /nonexistent: the folder does not exist"), std::string::npos) << missing.err;
 }
 
 }  // namespace

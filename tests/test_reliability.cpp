@@ -67,14 +67,14 @@ TEST_F(Reliability, BadConfigsGiveOneClearLine) {
   fs::create_directories(dir_.path() / "a_folder.json");
   const std::vector<Case> cases = {
       {"", dir_ / "missing.json", "missing.json: config file not found"},
-      {"", dir_ / "a_folder.json", "is a folder, expected a JSON config file"},
+      {"", dir_ / "a_folder.json", "a_folder.json: is a folder, expected a config file"},
       {" \n", "", "the config file is empty"},
       {"{\n  \"train\": {\n    \"lr\": 0.1,,\n  }\n}\n", "", ".json:3:"},
       {R"({"train": {"lr": "fast"}})", "", "train.lr: expected a number, got \"fast\""},
       {R"({"train": {"lr": 1e999}})", "", "invalid JSON: number overflow parsing '1e999'"},
       {R"({"model": {"channel_mults": [1, "x"]}})", "", "model.channel_mults[1]: expected an integer"},
       {R"({"train": {"lerning_rate": 1}})", "", "unknown key train.lerning_rate (did you mean train.lr?)"},
-      {R"({"train": {"lr": -0.001}})", "", "train.lr = -0.001: must be a positive number"},
+      {R"({"train": {"lr": -0.001}})", "", "train.lr = -0.001: must be in (0, 1]"},
       {R"({"diffusion": {"timesteps": 0}})", "", "diffusion.timesteps = 0"},
       {R"({"model": {"image_size": 36}})", "", "model.image_size = 36: must be divisible by 8"},
       {R"({"model": {"attention_resolutions": [5]}})", "", "model.attention_resolutions"},
@@ -122,8 +122,8 @@ TEST_F(Reliability, BadDataFoldersGiveOneClearLine) {
     std::string folder, message;
   };
   for (const Case& c : std::vector<Case>{
-           {dir_ / "nowhere", "nowhere does not exist (set data.path"},
-           {dir_ / "empty", "empty contains no image files"},
+           {dir_ / "nowhere", "data.path " + (dir_ / "nowhere") + ": the folder does not exist"},
+           {dir_ / "empty", "empty: contains no image files"},
            {dir_ / "corrupt", "none of its 2 image files could be decoded"},
        }) {
     auto r = run_ddpm(test::tiny_train_args(dir_ / "run", c.folder, "--set train.steps=1"));
@@ -176,7 +176,7 @@ TEST_F(Reliability, BadCheckpointsForResumeGiveOneClearLine) {
                           c.message, path);
   }
   expect_one_line_error(run_ddpm("train --resume '" + (dir_ / "none.pt") + "'"),
-                        "checkpoint not found or not readable", "missing");
+                        "none.pt: checkpoint not found", "missing");
   expect_one_line_error(run_ddpm(train("--set model.num_res_blocks=2 --resume")),
                         "model.num_res_blocks = 1 but the config has 2", "other model");
 }
@@ -188,16 +188,16 @@ TEST_F(Reliability, BadCommandArgumentsGiveOneClearLine) {
     std::string args, message;
   };
   for (const Case& c : std::vector<Case>{
-           {"sample " + ckpt + " --n 0", "--num 0: must be at least 1"},
-           {"sample " + ckpt + " --n -5", "--num -5: must be at least 1"},
-           {"sample " + ckpt + " --sampler dpmpp2m --steps -2", "--steps -2: must be at least 1"},
-           {"sample " + ckpt + " --batch 0", "--batch 0"},
+           {"sample " + ckpt + " --n 0", "--num 0: must be in [1, 65536]"},
+           {"sample " + ckpt + " --n -5", "--num -5: must be in [1, 65536]"},
+           {"sample " + ckpt + " --sampler dpmpp2m --steps -2", "--steps: sample.steps = -2: must be in [0, "},
+           {"sample " + ckpt + " --batch 0", "--batch: sample.batch = 0: must be in [1, 65536]"},
            {"sample " + ckpt + " --class dog", "this model is unconditional"},
            {"sample " + ckpt + " --guidance 3", "--guidance needs a class-conditional model"},
            {"sample " + ckpt + " --out /proc/ddpm-test/grid.png", "/proc/ddpm-test"},
            {"sample " + ckpt + " --device cuda:7", "device cuda:7"},
-           {"bench --config configs/tiny.json --repeats 0", "--repeats 0: must be >= 1"},
-           {"bench --config configs/tiny.json --what everything", "--what everything"},
+           {"bench --config configs/tiny.json --repeats 0", "--repeats 0: must be in [1, 10000]"},
+           {"bench --config configs/tiny.json --what everything", "--what 'everything': expected train, sample or train,sample"},
            {"eval " + ckpt + " --data /nonexistent-folder", "/nonexistent-folder"},
        }) {
     expect_one_line_error(run_ddpm(c.args), c.message, c.args);

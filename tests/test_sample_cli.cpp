@@ -125,13 +125,13 @@ TEST_F(SampleTest, BadCheckpointsAndArgumentsGiveOneClearLine) {
       {"sample --ckpt '" + (dir_ / "other.pt") + "'", "not a ddpm checkpoint"},
       {"sample --ckpt '" + (dir_ / "newer.pt") + "'", "format version 99 is newer"},
       {"sample --ckpt '" + (dir_ / "corrupt.pt") + "'", "checksum mismatch"},
-      {sample("--n 0"), "--num 0: must be at least 1"},
-      {sample("--steps -3 --sampler ddim"), "--steps -3: must be at least 1"},
-      {sample("--sampler ddim --steps 5000"), "--steps 5000: at most 100"},
+      {sample("--n 0"), "--num 0: must be in [1, 65536]"},
+      {sample("--steps -3 --sampler ddim"), "--steps: sample.steps = -3: must be in [0, 100]"},
+      {sample("--sampler ddim --steps 5000"), "--steps: sample.steps = 5000: must be in [0, 100]"},
       {sample("--guidance 2"), "--guidance needs a class-conditional model"},
       {sample("--class cat"), "this model is unconditional"},
       {sample("--per-class 4"), "--per-class needs a class-conditional model"},
-      {sample("--sampler euler"), "--sampler \"euler\": expected ddpm, ddim, dpmpp2m or heun"},
+      {sample("--sampler euler"), "--sampler: sample.sampler: unknown value \"euler\" (expected ddpm | ddim | dpmpp2m | heun)"},
       {sample("--out /nonexistent/dir/x.png"), "does not exist or is not writable"},
   };
   for (const auto& c : cases) {

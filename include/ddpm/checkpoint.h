@@ -3,6 +3,7 @@
 #pragma once
 #include <torch/nn.h>
 #include <torch/optim.h>
+#include <torch/optim/adamw.h>
 #include <torch/serialize.h>
 
 #include <memory>
@@ -63,7 +64,7 @@ class Checkpoint {
   bool has(const std::string& part) const;
   // Loads a module's parameters ("model" or "ema") onto `device`.
   void load_module(const std::string& part, torch::nn::Module& module, torch::Device device) const;
-  void load_optimizer(torch::optim::Optimizer& optimizer, torch::Device device) const;
+  void load_optimizer(torch::optim::AdamW& optimizer, torch::Device device) const;
   void restore_rng() const;
 
  private:

@@ -2,7 +2,9 @@
 #pragma once
 #include <torch/types.h>
 
-#include <cxxopts.hpp>
+#include "ddpm/config.h"
+
+#include "ddpm/cli_options.h"
 #include <string>
 #include <vector>
 
@@ -44,8 +46,21 @@ class ArgList {
 
 // --device and --threads, shared by the commands that run a model.
 void add_runtime_options(cxxopts::Options& options);
-// Applies --threads and returns the --device.
-torch::Device runtime_from_args(const cxxopts::ParseResult& args);
+// --threads and --device into train.threads and train.device, to be validated like the config's.
+void runtime_flags_to_config(const cxxopts::ParseResult& args, Config& config);
+// Applies train.threads and returns train.device.
+torch::Device start_runtime(const Config& config);
+
+// A flag that stands for a config key.
+struct FlagKey {
+  const char* flag;
+  const char* key;
+};
+// Validates `config` after flags were written into it, exactly as a config file is validated; an
+// error about one of `flags`' keys names the flag ("--eta: sample.eta = -1: must be in [0, 10]").
+void validate_flags(const Config& config, const std::vector<FlagKey>& flags);
+inline const std::vector<FlagKey> kRuntimeFlags = {{"--threads", "train.threads"},
+                                                   {"--device", "train.device"}};
 
 // Parses argv; returns false when --help was printed (the command should return 0).
 bool parse_options(cxxopts::Options& options, int argc, char** argv, cxxopts::ParseResult& result);

@@ -2,10 +2,13 @@
 // (CUDA). Nothing else in the code base tests TORCH_VERSION_*.
 #pragma once
 #include <ATen/autocast_mode.h>
+#include <torch/optim/optimizer.h>
 #include <torch/types.h>
 #include <torch/version.h>
 
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #if TORCH_VERSION_MAJOR >= 2
 #define DDPM_TORCH2 1
@@ -32,9 +35,17 @@ inline torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, c
 #endif
 }
 
-// The key under which LibTorch's optimizers keep a parameter's state (tests inspect it).
-inline std::string optimizer_state_key(const torch::Tensor& parameter) {
-  return c10::guts::to_string(parameter.unsafeGetTensorImpl());
+// The key under which LibTorch's optimizers keep a parameter's state: a string made of the
+// TensorImpl's address in 1.13, the address itself in later versions.
+using OptimizerStateKey =
+    std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state().begin()->first)>;
+template <class Key = OptimizerStateKey>
+Key optimizer_state_key(const torch::Tensor& parameter) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    return c10::guts::to_string(parameter.unsafeGetTensorImpl());
+  } else {
+    return static_cast<Key>(parameter.unsafeGetTensorImpl());
+  }
 }
 
 // bf16 autocast for the ops run on `device` while the object lives (off when `enabled` is false). On

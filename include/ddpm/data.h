@@ -22,10 +22,12 @@ struct DataOptions {
   int64_t channels = 3;
   bool with_classes = false;  // first-level subfolders are classes
   bool disk_cache = true;     // reuse/write <folder>/.ddpm-cache-<size>-<channels>.bin
+  std::string key = "data.path";  // what names the folder in messages (a config key or a flag)
 };
 
-// Decoded image files under `folder`, recursively, sorted by path. Corrupt files are skipped with one
-// warning each on `log`; a missing or empty folder, or one where nothing decodes, is an error.
+// Decoded image files under `folder`, recursively, sorted by path. Corrupt, unreadable or absurdly
+// shaped files, and entries that cannot be listed, are skipped with one warning each on `log`; a
+// missing or empty folder, or one where nothing decodes, is an error.
 Dataset load_image_folder(const std::string& folder, const DataOptions& options, std::ostream& log);
 
 // True for the extensions stb decodes.

@@ -33,6 +33,20 @@ const std::vector<Command>& commands() {
   return table;
 }
 
+// cxxopts matches every argument against a std::regex, whose matcher recurses once per character:
+// arguments of 16,000+ characters overflow an 8 MiB stack. No path or value needs more than this.
+constexpr size_t kMaxArgumentLength = 4096;
+
+void check_argument_lengths(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const size_t length = std::strlen(argv[i]);
+    if (length <= kMaxArgumentLength) continue;
+    throw Error("argument " + std::to_string(i) + " (" + std::string(argv[i], 24) + "...) is " +
+                std::to_string(length) + " characters long, above the limit of " +
+                std::to_string(kMaxArgumentLength) + "; shorten it");
+  }
+}
+
 void print_usage(std::ostream& out) {
   out << "ddpm " << DDPM_VERSION << " - train and sample denoising diffusion models (DDPM)\n\n"
       << "usage: ddpm <command> [options]\n\ncommands:\n";
@@ -74,9 +88,29 @@ void add_runtime_options(cxxopts::Options& options) {
       "threads", "CPU threads (0 = all cores)", cxxopts::value<int64_t>()->default_value("0"));
 }
 
-torch::Device runtime_from_args(const cxxopts::ParseResult& args) {
-  configure_threads(args["threads"].as<int64_t>());
-  return pick_device(args["device"].as<std::string>());
+void runtime_flags_to_config(const cxxopts::ParseResult& args, Config& config) {
+  config.train.threads = args["threads"].as<int64_t>();
+  config.train.device = args["device"].as<std::string>();
+}
+
+torch::Device start_runtime(const Config& config) {
+  configure_threads(config.train.threads);
+  return pick_device(config.train.device);
+}
+
+void validate_flags(const Config& config, const std::vector<FlagKey>& flags) {
+  try {
+    validate(config);
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    for (const auto& f : flags) {
+      const std::string key = f.key;
+      if (message.rfind(key + " ", 0) == 0 || message.rfind(key + ":", 0) == 0) {
+        throw Error(std::string(f.flag) + ": " + message);
+      }
+    }
+    throw;
+  }
 }
 
 bool parse_options(cxxopts::Options& options, int argc, char** argv, cxxopts::ParseResult& result) {
@@ -111,6 +145,7 @@ int run_cli(int argc, char** argv) {
     print_usage(std::cerr);
     return 2;
   }
+  check_argument_lengths(argc, argv);
   std::string name = argv[1];
   if (name == "-h" || name == "--help" || name == "help") {
     print_usage(std::cout);

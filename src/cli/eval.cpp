@@ -20,11 +20,15 @@
 #include "ddpm/generate.h"
 #include "ddpm/likelihood.h"
 #include "ddpm/metrics.h"
+#include "ddpm/progress.h"
 #include "ddpm/unet.h"
 
 namespace ddpm {
 
 namespace {
+
+// At most this many generated samples for FID and the classifier scores.
+constexpr int64_t kMaxEvalSamples = 100000;
 
 // --classifier: samples (for class-conditional models the same number of every class, with the
 // config's guidance) scored by a classifier of the data set against the --data folder.
@@ -45,8 +49,7 @@ void classifier_section(const cxxopts::ParseResult& args, UNet& model, const Gau
   if (classes > 0) {
     g.per_class = std::max<int64_t>(1, wanted / classes);
     g.n = g.per_class * classes;
-    g.guidance = args.count("guidance") ? args["guidance"].as<double>() : config.sample.guidance;
-    if (!(g.guidance >= 0)) throw Error("--guidance must be non-negative");
+    g.guidance = config.sample.guidance;
     requested = torch::div(torch::arange(g.n, torch::kLong), g.per_class, "floor");
   } else {
     g.n = wanted;
@@ -115,25 +118,36 @@ int command_eval(int argc, char** argv) {
   const bool want_fid = args.count("fid") > 0;
   const bool want_classifier = args.count("classifier") > 0;
   const bool want_nll = args.count("nll") > 0 || (!want_fid && !want_classifier);
-  if (want_classifier && args["num"].as<int64_t>() < 2) throw Error("--num must be at least 2");
   if (want_fid && !args.count("features")) {
     throw Error("--fid needs --features FILE: a TorchScript feature network, e.g. the Inception-v3 "
                 "'inception-2015-12-05.pt' that clean-fid and StyleGAN's metrics download; FID "
                 "numbers are only comparable with the same network");
   }
-  if (want_fid && args["num"].as<int64_t>() < 2) throw Error("--num must be at least 2 for FID");
   if (!args.count("data")) throw UsageError("give --data FOLDER (held-out images)", options.help());
+  const int64_t num = args["num"].as<int64_t>();
+  if ((want_fid || want_classifier) && (num < 2 || num > kMaxEvalSamples)) {
+    throw Error("--num " + std::to_string(num) + ": must be in [2, " + std::to_string(kMaxEvalSamples) + "]");
+  }
   const int64_t subset = args["subset"].as<int64_t>();
-  const int64_t batch = args["batch"].as<int64_t>();
   const int64_t max_images = args["max-images"].as<int64_t>();
-  if (subset < 0) throw Error("--subset " + std::to_string(subset) + ": must be non-negative");
-  if (batch < 1) throw Error("--batch " + std::to_string(batch) + ": must be at least 1");
-  if (max_images < 0) throw Error("--max-images must be non-negative");
+  if (max_images < 0) throw Error("--max-images " + std::to_string(max_images) + ": must be non-negative");
 
   const std::string ckpt_path = args["ckpt"].as<std::string>();
   Checkpoint ckpt = Checkpoint::open(ckpt_path);
-  const Config& config = ckpt.meta().config;
-  const torch::Device device = runtime_from_args(args);
+  Config config = ckpt.meta().config;
+  // The flags that stand for config keys are validated as the config's own values are.
+  runtime_flags_to_config(args, config);
+  config.sample.batch = args["batch"].as<int64_t>();
+  if (args.count("guidance")) config.sample.guidance = args["guidance"].as<double>();
+  auto flags = kRuntimeFlags;
+  flags.insert(flags.end(), {{"--batch", "sample.batch"}, {"--guidance", "sample.guidance"}});
+  validate_flags(config, flags);
+  if (subset < 0 || subset > config.diffusion.timesteps) {
+    throw Error("--subset " + std::to_string(subset) + ": must be in [0, " +
+                std::to_string(config.diffusion.timesteps) + "] (0 = all timesteps)");
+  }
+  const int64_t batch = config.sample.batch;
+  const torch::Device device = start_runtime(config);
   const std::string weights = args.count("raw") ? "model" : "ema";
   UNet model(config.model);
   model->to(device);
@@ -145,7 +159,7 @@ int command_eval(int argc, char** argv) {
   const std::string folder = args["data"].as<std::string>();
   Dataset data = load_image_folder(
       folder, {config.model.image_size, config.model.in_channels, config.model.num_classes > 0,
-               config.data.disk_cache},
+               config.data.disk_cache, "--data"},
       std::cerr);
   const int64_t n = max_images > 0 ? std::min(max_images, data.size()) : data.size();
 
@@ -161,7 +175,7 @@ int command_eval(int argc, char** argv) {
         << "images      " << n << " from " << folder << "\n";
   if (want_nll) {
     const auto start = std::chrono::steady_clock::now();
-    const bool tty = isatty(STDERR_FILENO);
+    ProgressLine progress(std::cerr, stderr_is_terminal());
     std::vector<torch::Tensor> totals, priors, decoders, middles, untrained;
     std::vector<int64_t> timesteps;
     torch::Tensor quartiles = torch::zeros({4}, torch::kFloat64);
@@ -176,14 +190,15 @@ int command_eval(int argc, char** argv) {
       auto bound = variational_bound(
           diffusion, denoiser, x0, subset, args["seed"].as<uint64_t>() + static_cast<uint64_t>(begin),
           [&](int64_t done, int64_t total) {
-            if (!tty && done != total) return;
+            if (!progress.terminal() && done != total) return;
             const double seconds =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
             const double images = begin + static_cast<double>(B) * done / total;
-            std::cerr << (tty ? "\r" : "") << "bits/dim: " << std::fixed << std::setprecision(1)
-                      << images << "/" << n << " images | timestep " << done << "/" << total << " | "
-                      << images / std::max(seconds, 1e-9) << " img/s" << (tty ? "\033[K" : "\n")
-                      << std::flush;
+            std::ostringstream line;
+            line << "bits/dim: " << std::fixed << std::setprecision(1) << images << "/" << n
+                 << " images | timestep " << done << "/" << total << " | "
+                 << images / std::max(seconds, 1e-9) << " img/s";
+            progress.update(line.str());
           });
       totals.push_back(bound.total().cpu().to(torch::kFloat64));
       // An untrained model outputs 0 in its objective (its output layer starts at zero): the same
@@ -205,7 +220,7 @@ int command_eval(int argc, char** argv) {
       }
       timesteps = bound.timesteps;
     }
-    if (tty) std::cerr << "\n";
+    progress.end();
     auto total = torch::cat(totals);
     const double mean = total.mean().item<double>();
     const double sem = n > 1 ? total.std().item<double>() / std::sqrt(static_cast<double>(n)) : 0.0;
@@ -247,6 +262,11 @@ int command_eval(int argc, char** argv) {
                                                              .div(127.5).sub(1.0), batch);
     if (!ref_path.empty() && std::filesystem::exists(ref_path, ec)) {
       reference = load_feature_stats(ref_path);
+    if (reference_features.size(1) != reference.mean.size(0)) {
+      throw Error("--ref-stats " + ref_path + ": holds " + std::to_string(reference.mean.size(0)) +
+                  "-dimensional statistics, the feature network gives " +
+                  std::to_string(reference_features.size(1)) + "; delete the file to recompute it");
+    }
       std::cerr << "fid: reference statistics from " << ref_path << "\n";
     } else {
       reference = feature_stats(reference_features);

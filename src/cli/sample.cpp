@@ -13,6 +13,7 @@
 #include "ddpm/error.h"
 #include "ddpm/generate.h"
 #include "ddpm/image_io.h"
+#include "ddpm/progress.h"
 
 namespace ddpm {
 namespace fs = std::filesystem;
@@ -54,15 +55,30 @@ int64_t resolve_class(const std::string& value, const CheckpointMeta& meta) {
               ")");
 }
 
+// At most this many images per call: sampling is the expensive part, and the grid must fit.
+constexpr int64_t kMaxSampleImages = 65536;
+
 template <class T>
-T positive(const cxxopts::ParseResult& args, const char* key, T minimum) {
+T bounded(const cxxopts::ParseResult& args, const char* key, T minimum, T maximum) {
   const T value = args[key].as<T>();
-  if (value < minimum) {
+  if (value < minimum || value > maximum) {
     std::ostringstream os;
-    os << "--" << key << " " << value << ": must be at least " << minimum;
+    os << "--" << key << " " << value << ": must be in [" << minimum << ", " << maximum << "]";
     throw Error(os.str());
   }
   return value;
+}
+
+// The grid is one PNG: its size is checked before any sampling starts.
+void check_grid_size(int64_t n, int64_t nrow, int64_t image_size) {
+  const int64_t cell = image_size + 2;  // make_grid's padding
+  const int64_t width = nrow * cell + 2, height = (n + nrow - 1) / nrow * cell + 2;
+  if (width * height > kMaxImagePixels || width > 65535 || height > 65535) {
+    throw Error("the grid of " + std::to_string(n) + " images, " + std::to_string(nrow) +
+                " per row, would be " + std::to_string(width) + "x" + std::to_string(height) +
+                " pixels, above the limit of " + std::to_string(kMaxImagePixels / 1000000) +
+                " megapixels or 65535 a side; lower --n (or --per-class) or change --nrow");
+  }
 }
 
 }  // namespace
@@ -98,48 +114,48 @@ int command_sample(int argc, char** argv) {
   cxxopts::ParseResult args;
   if (!parse_checkpoint_command(options, argc, argv, args)) return 0;
 
-  const int64_t n = positive<int64_t>(args, "num", 1);
   const std::string ckpt_path = args["ckpt"].as<std::string>();
   Checkpoint ckpt = Checkpoint::open(ckpt_path);
   const CheckpointMeta& meta = ckpt.meta();
-  const Config& config = meta.config;
+  // The flags that stand for config keys go through the config's own validation.
+  Config config = meta.config;
+  if (args.count("sampler")) config.sample.sampler = args["sampler"].as<std::string>();
+  if (args.count("steps")) config.sample.steps = args["steps"].as<int64_t>();
+  if (args.count("eta")) config.sample.eta = args["eta"].as<double>();
+  if (args.count("churn")) config.sample.churn = args["churn"].as<double>();
+  if (args.count("batch")) config.sample.batch = args["batch"].as<int64_t>();
+  if (args.count("guidance")) config.sample.guidance = args["guidance"].as<double>();
+  if (args.count("no-clip")) config.sample.clip_denoised = false;
+  runtime_flags_to_config(args, config);
+  auto flags = kRuntimeFlags;
+  flags.insert(flags.end(), {{"--sampler", "sample.sampler"}, {"--steps", "sample.steps"},
+                             {"--eta", "sample.eta"}, {"--churn", "sample.churn"},
+                             {"--batch", "sample.batch"}, {"--guidance", "sample.guidance"}});
+  validate_flags(config, flags);
+  if (args.count("steps") && config.sample.steps == 0) throw Error("--steps 0: must be at least 1");
 
   GenerateOptions g;
-  g.n = n;
+  g.n = bounded<int64_t>(args, "num", 1, kMaxSampleImages);
   g.seed = args["seed"].as<uint64_t>();
   g.bf16 = args.count("bf16") > 0;
-  g.batch = args.count("batch") ? positive<int64_t>(args, "batch", 1) : config.sample.batch;
-  g.sampler = sampler_options(config.sample);  // the config's, then the flags given
-  if (args.count("sampler")) g.sampler.sampler = args["sampler"].as<std::string>();
-  check_sampler_name(g.sampler.sampler, "--sampler");
-  if (args.count("steps")) g.sampler.steps = positive<int64_t>(args, "steps", 1);
-  if (g.sampler.sampler != "ddpm" && g.sampler.steps > config.diffusion.timesteps) {
-    throw Error("--steps " + std::to_string(g.sampler.steps) + ": at most " +
-                std::to_string(config.diffusion.timesteps) + " (the model's diffusion timesteps)");
-  }
-  if (args.count("eta")) g.sampler.eta = args["eta"].as<double>();
-  if (g.sampler.eta < 0) throw Error("--eta must be non-negative");
-  if (args.count("churn")) g.sampler.churn = args["churn"].as<double>();
-  if (!(g.sampler.churn >= 0) || g.sampler.churn > 1000) {
-    throw Error("--churn must be in [0, 1000]");
-  }
+  g.batch = config.sample.batch;
+  g.sampler = sampler_options(config.sample);
   g.sampler.spacing = args["spacing"].as<std::string>();
-  if (args.count("no-clip")) g.sampler.clip_denoised = false;
-  g.guidance = args.count("guidance") ? args["guidance"].as<double>() : config.sample.guidance;
+  g.guidance = config.sample.guidance;
   if (args.count("guidance") && config.model.num_classes == 0) {
     throw Error("--guidance needs a class-conditional model (this checkpoint has model.num_classes = 0)");
   }
-  if (g.guidance < 0) throw Error("--guidance must be non-negative");
   if (args.count("class")) g.class_label = resolve_class(args["class"].as<std::string>(), meta);
   if (args.count("per-class")) {
     if (config.model.num_classes == 0) {
       throw Error("--per-class needs a class-conditional model (this checkpoint has model.num_classes = 0)");
     }
     if (args.count("class")) throw Error("--per-class and --class exclude each other");
-    g.per_class = positive<int64_t>(args, "per-class", 1);
-    if (g.per_class > 1000) throw Error("--per-class " + std::to_string(g.per_class) + ": at most 1000");
+    g.per_class = bounded<int64_t>(args, "per-class", 1, 1000);
     g.n = g.per_class * config.model.num_classes;
   }
+  const int64_t nrow = args.count("nrow") ? bounded<int64_t>(args, "nrow", 1, g.n) : grid_columns(g);
+  check_grid_size(g.n, nrow, config.model.image_size);
   const std::string weights = args.count("raw") ? "model" : "ema";
 
   const fs::path out = args.count("out") ? fs::path(args["out"].as<std::string>())
@@ -153,7 +169,7 @@ int command_sample(int argc, char** argv) {
     }
   }
 
-  const torch::Device device = runtime_from_args(args);
+  const torch::Device device = start_runtime(config);
   UNet model(config.model);
   model->to(device);
   ckpt.load_module(weights, *model, device);
@@ -161,7 +177,7 @@ int command_sample(int argc, char** argv) {
   diffusion.to(device);
 
   const auto start = std::chrono::steady_clock::now();
-  const bool tty = isatty(STDERR_FILENO);
+  ProgressLine progress(std::cerr, stderr_is_terminal());
   int64_t last_percent = -1;
   g.progress = [&](int64_t done_images, int64_t total, int64_t step, int64_t steps) {
     const double seconds =
@@ -169,17 +185,17 @@ int command_sample(int argc, char** argv) {
     const int64_t batch = std::min(g.batch, total - done_images);
     const double images = done_images + static_cast<double>(batch) * step / steps;
     const int64_t percent = static_cast<int64_t>(100.0 * images / total);
-    if (!tty && percent / 10 == last_percent / 10 && step != steps) return;
+    if (!progress.terminal() && percent / 10 == last_percent / 10 && step != steps) return;
     last_percent = percent;
-    std::cerr << (tty ? "\r" : "") << "sampling " << std::fixed << std::setprecision(1) << images
-              << "/" << total << " images | step " << step << "/" << steps << " | "
-              << images / std::max(seconds, 1e-9) << " img/s" << (tty ? "\033[K" : "\n")
-              << std::flush;
+    std::ostringstream line;
+    line << "sampling " << std::fixed << std::setprecision(1) << images << "/" << total
+         << " images | step " << step << "/" << steps << " | "
+         << images / std::max(seconds, 1e-9) << " img/s";
+    progress.update(line.str());
   };
   auto images = generate(model, diffusion, g);  // [n, C, H, W]
-  if (tty) std::cerr << "\n";
+  progress.end();
 
-  const int64_t nrow = args.count("nrow") ? positive<int64_t>(args, "nrow", 1) : grid_columns(g);
   PngText text = {{"ddpm:checkpoint", ckpt_path},
                   {"ddpm:step", std::to_string(meta.step)},
                   {"ddpm:weights", weights},
