@@ -21,20 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 using test::run_ddpm;
 
-// One clear line: stderr ends with the only "ddpm: error: ..." line, which contains `message`
-// (progress and warnings printed before the failure may precede it); exit code 1; no abort or trace.
-void expect_one_line_error(const test::CommandResult& r, const std::string& message,
-                           const std::string& what) {
-  EXPECT_EQ(r.exit_code, 1) << what << "\n" << r.err;
-  const auto start = r.err.rfind('\n', r.err.size() >= 2 ? r.err.size() - 2 : 0);
-  const std::string last = r.err.substr(start == std::string::npos ? 0 : start + 1);
-  EXPECT_EQ(last.rfind("ddpm: error: ", 0), 0u) << what << "\n" << r.err;
-  EXPECT_NE(last.find(message), std::string::npos) << what << "\n" << r.err;
-  EXPECT_EQ(r.err.find("ddpm: error: "), r.err.rfind("ddpm: error: ")) << what << "\n" << r.err;
-  EXPECT_EQ(r.err.back(), '\n') << what;
-  EXPECT_EQ(r.err.find("terminate called"), std::string::npos) << what;
-  EXPECT_EQ(r.err.find("Exception raised from"), std::string::npos) << what;
-}
+using test::expect_one_line_error;
 
 class Reliability : public ::testing::Test {
  protected:

@@ -31,6 +31,19 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+void expect_one_line_error(const CommandResult& r, const std::string& message,
+                           const std::string& what) {
+  EXPECT_EQ(r.exit_code, 1) << what << "\n" << r.err;
+  const auto start = r.err.rfind('\n', r.err.size() >= 2 ? r.err.size() - 2 : 0);
+  const std::string last = r.err.substr(start == std::string::npos ? 0 : start + 1);
+  EXPECT_EQ(last.rfind("ddpm: error: ", 0), 0u) << what << "\n" << r.err;
+  EXPECT_NE(last.find(message), std::string::npos) << what << "\n" << r.err;
+  EXPECT_EQ(r.err.find("ddpm: error: "), r.err.rfind("ddpm: error: ")) << what << "\n" << r.err;
+  EXPECT_FALSE(r.err.empty() || r.err.back() != '\n') << what;
+  EXPECT_EQ(r.err.find("terminate called"), std::string::npos) << what;
+  EXPECT_EQ(r.err.find("Exception raised from"), std::string::npos) << what;
+}
+
 void write_file(const std::string& path, const std::string& content) {
   std::ofstream out(path, std::ios::binary);
   out << content;

@@ -44,6 +44,10 @@ struct CommandResult {
 CommandResult run_ddpm(const std::string& args, const std::string& cwd = DDPM_SOURCE_DIR,
                        const std::string& prefix = "");
 
+// One clear line: stderr ends with the only "ddpm: error: ..." line, which contains `message`
+// (progress and warnings printed before the failure may precede it); exit code 1; no abort or trace.
+void expect_one_line_error(const CommandResult& r, const std::string& message, const std::string& what);
+
 void write_file(const std::string& path, const std::string& content);
 std::string read_file(const std::string& path);
 std::string source_path(const std::string& relative);
