@@ -136,6 +136,7 @@ TEST_F(AdversarialArgs, FlagsAreValidatedLikeTheConfigKeysTheyStandFor) {
            {"sample " + ckpt() + " --steps 0 --sampler ddim", "--steps 0: must be at least 1"},
            {"eval " + ckpt() + data + " --batch 0", "--batch: sample.batch = 0"},
            {"bench --config configs/tiny.json --what ''", "--what '': expected train, sample"},
+           {"data emoji --limit -5 --out '" + (*dir_ / "e3") + "'", "--limit -5: must be non-negative"},
            {"bench --config configs/tiny.json --what train,train", "train is given twice"},
            {"bench --config configs/tiny.json --what sample,,train", "--what 'sample,,train'"},
        }) {

@@ -36,7 +36,9 @@ int command_data(int argc, char** argv) {
     return 0;
   }
   const auto out = args.count("out") ? args["out"].as<std::string>() : std::string("data/emoji");
-  const int64_t n = extract_emoji(args["font"].as<std::string>(), out, args["limit"].as<int64_t>());
+  const int64_t limit = args["limit"].as<int64_t>();
+  if (limit < 0) throw Error("--limit " + std::to_string(limit) + ": must be non-negative (0 = all)");
+  const int64_t n = extract_emoji(args["font"].as<std::string>(), out, limit);
   std::cout << "wrote " << n << " emoji images (128x128 RGB PNG) to " << out << "\n";
   return 0;
 }
