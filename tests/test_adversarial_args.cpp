@@ -93,6 +93,8 @@ TEST_F(AdversarialArgs, EveryCountThatSetsWorkHasAnUpperBound) {
             "--num 1000000000: must be in [2, 100000]"},
            {"eval " + ckpt() + " --data '" + (*dir_ / "emoji") + "' --subset 1000000",
             "--subset 1000000: must be in [0, 100]"},
+           {"eval " + ckpt() + " --data '" + (*dir_ / "emoji") + "' --fid --features f.pt --features-size 100000",
+            "--features-size 100000: must be in [0, 1024]"},
            {"bench " + tiny + "--repeats 1000000000", "--repeats 1000000000: must be in [1, 10000]"},
            {"bench " + tiny + "--warmup 1000000000", "--warmup 1000000000: must be in [0, 10000]"},
            {"bench " + tiny + "--batch 10000000", "--batch 10000000: must be in [0, 65536]"},

@@ -128,6 +128,10 @@ int command_eval(int argc, char** argv) {
   if ((want_fid || want_classifier) && (num < 2 || num > kMaxEvalSamples)) {
     throw Error("--num " + std::to_string(num) + ": must be in [2, " + std::to_string(kMaxEvalSamples) + "]");
   }
+  const int64_t features_size = args["features-size"].as<int64_t>();
+  if (features_size < 0 || features_size > 1024) {
+    throw Error("--features-size " + std::to_string(features_size) + ": must be in [0, 1024] (0 = as they are)");
+  }
   const int64_t subset = args["subset"].as<int64_t>();
   const int64_t max_images = args["max-images"].as<int64_t>();
   if (max_images < 0) throw Error("--max-images " + std::to_string(max_images) + ": must be non-negative");
@@ -254,7 +258,7 @@ int command_eval(int argc, char** argv) {
   }
   if (want_fid) {
     FeatureNetwork network(args["features"].as<std::string>(), device,
-                           args["features-size"].as<int64_t>());
+                           features_size);
     FeatureStats reference;
     const std::string ref_path = args.count("ref-stats") ? args["ref-stats"].as<std::string>() : "";
     std::error_code ec;

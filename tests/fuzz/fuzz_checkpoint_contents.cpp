@@ -84,8 +84,8 @@ ddpm::UNet described(const uint8_t* d, size_t n) {
   if (byte(4) % 2) c.model.in_channels = 3;
   c.model.num_classes = byte(5) % 3;
   ddpm::UNet net(c.model);
-  const auto dtypes = {torch::kFloat32, torch::kFloat64, torch::kFloat16, torch::kInt32};
-  net->to(*(dtypes.begin() + byte(6) % 4));
+  const auto dtypes = {torch::kFloat32, torch::kFloat64, torch::kFloat16, torch::kBFloat16};
+  net->to(*(dtypes.begin() + byte(6) % 4));  // Module::to takes floating types only
   if (byte(7) % 4 == 1) net->register_parameter("extra_" + std::to_string(byte(8)), torch::zeros({byte(8) % 5}));
   if (byte(7) % 4 == 2 && net->parameters()[0].is_floating_point()) {
     torch::NoGradGuard no_grad;

@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -24,9 +26,10 @@ bool init() {
   const auto scratch = std::filesystem::temp_directory_path() / ("ddpm-fuzz-cli-" + std::to_string(getpid()));
   std::filesystem::create_directories(scratch);
   std::filesystem::current_path(scratch);
-  // Help and error text would flood the fuzzer's output.
-  std::freopen("/dev/null", "w", stdout);
-  std::freopen("/dev/null", "w", stderr);
+  // Help and error text would flood the fuzzer's output (libFuzzer's own goes to the C stderr).
+  static std::ofstream null("/dev/null");
+  std::cout.rdbuf(null.rdbuf());
+  std::cerr.rdbuf(null.rdbuf());
   return true;
 }
 
