@@ -26,7 +26,9 @@ const std::vector<Command>& commands() {
        command_eval},
       {"bench", "time training and sampling steps (images/s, GFLOP/s, peak memory)",
        command_bench},
-      {"data", "prepare the built-in emoji data set as an image folder", command_data},
+      {"data", "prepare a built-in data set (emoji, fashion-mnist) as an image folder", command_data},
+      {"export", "write a checkpoint's weights as safetensors", command_export},
+      {"import", "make a weights-only checkpoint from a safetensors file", command_import},
       {"info", "print a config's resolved settings and parameter count, or a checkpoint's contents",
        command_info},
   };

@@ -20,7 +20,7 @@
 
 namespace {
 
-const char* const kCommands[] = {"train", "sample", "eval", "bench", "data", "info", "help", "nope"};
+const char* const kCommands[] = {"train", "sample", "eval", "bench", "data", "info", "export", "import", "help", "nope"};
 
 bool init() {
   const auto scratch = std::filesystem::temp_directory_path() / ("ddpm-fuzz-cli-" + std::to_string(getpid()));
