@@ -82,6 +82,7 @@ void visit_fields(TrainConfig& c, F&& f) {
   f("threads", c.threads);
   f("device", c.device);
   f("precision", c.precision);
+  f("tensorboard", c.tensorboard);
 }
 template <class F>
 void visit_fields(SampleConfig& c, F&& f) {

@@ -25,6 +25,7 @@
 #include "ddpm/ema.h"
 #include "ddpm/error.h"
 #include "ddpm/progress.h"
+#include "ddpm/tensorboard.h"
 #include "ddpm/generate.h"
 #include "ddpm/image_io.h"
 #include "ddpm/likelihood.h"
@@ -217,6 +218,18 @@ TrainResult train(const Config& config, const TrainOptions& options, std::ostrea
                   " failed: free disk space, then continue with --resume");
     }
   };
+  // TensorBoard: one event file per process in the run folder; resumed runs add a file, and their
+  // steps continue from the checkpoint's.
+  std::unique_ptr<EventWriter> events;
+  if (tc.tensorboard) events = std::make_unique<EventWriter>(dir.string());
+  auto log_scalars = [&](const nlohmann::json& row, const std::string& prefix) {
+    if (!events) return;
+    for (auto it = row.begin(); it != row.end(); ++it) {
+      if (it.key() != "step" && it.key() != "epoch" && it.value().is_number()) {
+        events->scalar(meta.step, prefix + it.key(), it.value().get<double>());
+      }
+    }
+  };
   auto preview = [&]() {
     GenerateOptions g;
     g.n = tc.preview_n;
@@ -233,8 +246,10 @@ TrainResult train(const Config& config, const TrainOptions& options, std::ostrea
     fs::create_directories(dir / "previews");
     std::ostringstream name;
     name << "step_" << std::setw(7) << std::setfill('0') << meta.step << ".png";
-    write_png((dir / "previews" / name.str()).string(), make_grid(images, grid_columns(g)),
+    const Image grid = make_grid(images, grid_columns(g));
+    write_png((dir / "previews" / name.str()).string(), grid,
               {{"ddpm:step", std::to_string(meta.step)}, {"ddpm:weights", "ema"}});
+    if (events) events->image(meta.step, "preview/ema", grid.height, grid.width, grid.channels, encode_png(grid));
   };
 
   // Held-out evaluation: fixed images, timesteps and noise from its own generator, so it never
@@ -275,6 +290,7 @@ TrainResult train(const Config& config, const TrainOptions& options, std::ostrea
               .item<double>();
     }
     metrics << row.dump() << "\n" << std::flush;
+    log_scalars(row, "heldout/");
     return row;
   };
 
@@ -342,6 +358,7 @@ TrainResult train(const Config& config, const TrainOptions& options, std::ostrea
                             {"images_per_sec", ips},      {"epoch", sampler.position().epoch},
                             {"nonfinite_skipped", meta.nonfinite_skipped}};
       metrics << row.dump() << "\n" << std::flush;
+      log_scalars(row, "train/");
       std::ostringstream line;
       line << "step " << meta.step << "/" << tc.steps << " | loss " << std::setprecision(4)
            << result.last_loss << " | lr " << std::setprecision(3) << lr << " | "

@@ -72,6 +72,7 @@ struct TrainConfig {
   int64_t threads = 0;  // 0: all cores
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   std::string precision = "fp32";  // fp32 | bf16 (autocast of the network; loss and weights stay fp32)
+  bool tensorboard = true;  // TensorBoard event file in the run folder
 };
 
 struct SampleConfig {
