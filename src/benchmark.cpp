@@ -113,7 +113,7 @@ BenchReport run_benchmark(const Config& config, const BenchOptions& options, std
   Config cfg = config;
   if (options.batch > 0) cfg.train.batch_size = options.batch;
   cfg.train.grad_accum = 1;
-  if (options.bf16) cfg.train.precision = "bf16";
+  if (options.bf16) cfg.train.precision = Precision::bf16;
   const int64_t B = cfg.train.batch_size;
   const int64_t SB = options.sample_batch > 0 ? options.sample_batch : B;
   const auto& mc = cfg.model;

@@ -154,7 +154,7 @@ CheckpointMeta read_meta(const std::string& text, const std::string& path,
   CheckpointMeta meta;
   try {
     json m = parse_json_input(text, where);
-    meta.config = config_from_json(m.at("config"), path + " (embedded config)");
+    meta.config = config_from_json(m.at("config"), path + ": embedded config");
     meta.step = read_count(m, "step", where);
     const json& data = m.at("data");
     meta.data.epoch = read_count(data, "epoch", where + " data");

@@ -17,8 +17,12 @@ namespace {
 using nlohmann::json;
 
 // One list of (key, member) per section: every reader, writer and error message is driven from these.
-template <class F>
-void visit_fields(ModelConfig& c, F&& f) {
+// Each visitor takes the section const or not.
+template <class C, class Section>
+using Is = std::enable_if_t<std::is_same_v<std::remove_const_t<C>, Section>, int>;
+
+template <class C, class F, Is<C, ModelConfig> = 0>
+void visit_fields(C& c, F&& f) {
   f("image_size", c.image_size);
   f("in_channels", c.in_channels);
   f("base_channels", c.base_channels);
@@ -30,8 +34,8 @@ void visit_fields(ModelConfig& c, F&& f) {
   f("num_groups", c.num_groups);
   f("num_classes", c.num_classes);
 }
-template <class F>
-void visit_fields(DiffusionConfig& c, F&& f) {
+template <class C, class F, Is<C, DiffusionConfig> = 0>
+void visit_fields(C& c, F&& f) {
   f("timesteps", c.timesteps);
   f("schedule", c.schedule);
   f("beta_start", c.beta_start);
@@ -43,15 +47,15 @@ void visit_fields(DiffusionConfig& c, F&& f) {
   f("min_snr_gamma", c.min_snr_gamma);
   f("variance", c.variance);
 }
-template <class F>
-void visit_fields(DataConfig& c, F&& f) {
+template <class C, class F, Is<C, DataConfig> = 0>
+void visit_fields(C& c, F&& f) {
   f("path", c.path);
   f("random_flip", c.random_flip);
   f("disk_cache", c.disk_cache);
   f("heldout_path", c.heldout_path);
 }
-template <class F>
-void visit_fields(TrainConfig& c, F&& f) {
+template <class C, class F, Is<C, TrainConfig> = 0>
+void visit_fields(C& c, F&& f) {
   f("run_dir", c.run_dir);
   f("steps", c.steps);
   f("batch_size", c.batch_size);
@@ -84,8 +88,8 @@ void visit_fields(TrainConfig& c, F&& f) {
   f("precision", c.precision);
   f("tensorboard", c.tensorboard);
 }
-template <class F>
-void visit_fields(SampleConfig& c, F&& f) {
+template <class C, class F, Is<C, SampleConfig> = 0>
+void visit_fields(C& c, F&& f) {
   f("sampler", c.sampler);
   f("steps", c.steps);
   f("eta", c.eta);
@@ -96,8 +100,8 @@ void visit_fields(SampleConfig& c, F&& f) {
 }
 
 // Calls f(section_name, section_struct) for every section.
-template <class F>
-void visit_sections(Config& c, F&& f) {
+template <class C, class F, Is<C, Config> = 0>
+void visit_sections(C& c, F&& f) {
   f("model", c.model);
   f("diffusion", c.diffusion);
   f("data", c.data);
@@ -137,6 +141,11 @@ void read_value(const json& v, const std::string& where, bool& out) {
 void read_value(const json& v, const std::string& where, std::string& out) {
   if (!v.is_string()) type_error(where, "a string", v);
   out = v.get<std::string>();
+}
+template <class E, std::enable_if_t<std::is_enum_v<E>, int> = 0>
+void read_value(const json& v, const std::string& where, E& out) {
+  if (!v.is_string()) type_error(where, ("a string: " + choice_list<E>()).c_str(), v);
+  out = parse_choice<E>(v.get<std::string>(), where);
 }
 void read_value(const json& v, const std::string& where, std::vector<int64_t>& out) {
   if (!v.is_array()) type_error(where, "an array of integers", v);
@@ -208,32 +217,50 @@ void read_section(const json& obj, const std::string& name, Section& section) {
 constexpr int64_t kMaxSteps = 1'000'000'000'000;
 constexpr int64_t kMaxBatch = 65536;
 
-template <class T>
-void require(bool ok, const std::string& key, const T& value, const std::string& what) {
-  if (!ok) {
+// The "section.key" of a member of `config`, found in the field tables by address.
+std::string key_of(const Config& config, const void* member) {
+  std::string found;
+  visit_sections(config, [&](const char* section, auto& fields) {
+    visit_fields(fields, [&](const char* key, auto& m) {
+      if (static_cast<const void*>(&m) == member) found = std::string(section) + "." + key;
+    });
+  });
+  return found;
+}
+
+// Checks on one config: each failure is "KEY = VALUE: what", the key named by the field table.
+class Rules {
+ public:
+  explicit Rules(const Config& config) : config_(config) {}
+  template <class T>
+  void require(const T& member, bool ok, const std::string& what) const {
+    require_shown(member, ok, member, what);
+  }
+  // The same, showing `shown` as the value (one element of a list, or a description).
+  template <class T, class V>
+  void require_shown(const T& member, bool ok, const V& shown, const std::string& what) const {
+    if (ok) return;
     std::ostringstream os;
-    os << key << " = " << value << ": " << what;
+    os << key_of(config_, &member) << " = " << shown << ": " << what;
     throw Error(os.str());
   }
-}
+  template <class T>
+  void in_range(const T& member, T low, T high, const std::string& what) const {
+    require(member, member >= low && member <= high, what);
+  }
 
-void require_one_of(const std::string& key, const std::string& value,
-                    const std::vector<std::string>& allowed) {
-  if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return;
-  std::string list;
-  for (size_t i = 0; i < allowed.size(); ++i) list += (i ? " | " : "") + allowed[i];
-  throw Error(key + ": unknown value \"" + value + "\" (expected " + list + ")");
-}
+ private:
+  const Config& config_;
+};
 
 // Every real-valued setting reaches float32 tensors or optimizer options: it must be finite and fit.
-void require_finite_numbers(const Config& config_in) {
-  Config config = config_in;  // visitors take non-const references
-  visit_sections(config, [&](const char* section, auto& fields) {
-    visit_fields(fields, [&](const char* key, auto& member) {
+void require_finite_numbers(const Config& config) {
+  const Rules rules(config);
+  visit_sections(config, [&](const char*, auto& fields) {
+    visit_fields(fields, [&](const char*, auto& member) {
       if constexpr (std::is_same_v<std::decay_t<decltype(member)>, double>) {
-        require(std::isfinite(member) && std::abs(member) <= 3.4e38,
-                std::string(section) + "." + key, member,
-                "must be a finite number within float32's range (|x| <= 3.4e38)");
+        rules.require(member, std::isfinite(member) && std::abs(member) <= 3.4e38,
+                      "must be a finite number within float32's range (|x| <= 3.4e38)");
       }
     });
   });
@@ -282,13 +309,18 @@ Config load_config(const std::string& path) {
   return config;
 }
 
-json config_to_json(const Config& config_in) {
-  Config config = config_in;  // visitors take non-const references
+json config_to_json(const Config& config) {
   json root;
   root["name"] = config.name;
   visit_sections(config, [&](const char* name, auto& section) {
     json obj = json::object();
-    visit_fields(section, [&](const char* key, auto& member) { obj[key] = member; });
+    visit_fields(section, [&](const char* key, auto& member) {
+      if constexpr (std::is_enum_v<std::decay_t<decltype(member)>>) {
+        obj[key] = choice_name(member);
+      } else {
+        obj[key] = member;
+      }
+    });
     root[name] = obj;
   });
   return root;
@@ -328,125 +360,115 @@ void apply_override(Config& config, const std::string& assignment) {
   config = config_from_json(patch, "--set");
 }
 
-void validate(const Config& c) {
-  require_finite_numbers(c);
-  const auto& m = c.model;
+namespace {
+
+void validate_model(const Rules& r, const ModelConfig& m) {
   // Upper bounds keep every product below (channels, levels, resolution) far from overflow; they
   // are orders of magnitude above any model that fits in memory.
-  require(m.image_size >= 8 && m.image_size <= 8192, "model.image_size", m.image_size,
-          "must be in [8, 8192]");
-  require(m.in_channels == 1 || m.in_channels == 3, "model.in_channels", m.in_channels,
-          "must be 1 (grey) or 3 (RGB)");
-  require(m.base_channels > 0 && m.base_channels <= 8192, "model.base_channels",
-          m.base_channels, "must be in [1, 8192]");
-  require(!m.channel_mults.empty(), "model.channel_mults", "[]", "needs at least one level");
-  require(m.channel_mults.size() <= 16, "model.channel_mults",
-          std::to_string(m.channel_mults.size()) + " levels", "at most 16 are supported");
-  require(m.num_groups > 0, "model.num_groups", m.num_groups, "must be positive");
+  r.in_range(m.image_size, int64_t{8}, int64_t{8192}, "must be in [8, 8192]");
+  r.require(m.in_channels, m.in_channels == 1 || m.in_channels == 3, "must be 1 (grey) or 3 (RGB)");
+  r.in_range(m.base_channels, int64_t{1}, int64_t{8192}, "must be in [1, 8192]");
+  r.require_shown(m.channel_mults, !m.channel_mults.empty(), "[]", "needs at least one level");
+  r.require_shown(m.channel_mults, m.channel_mults.size() <= 16,
+                  std::to_string(m.channel_mults.size()) + " levels", "at most 16 are supported");
+  r.require(m.num_groups, m.num_groups > 0, "must be positive");
   for (auto mult : m.channel_mults) {
-    require(mult > 0 && mult <= 256, "model.channel_mults", mult,
-            "every multiplier must be in [1, 256]");
-    require((m.base_channels * mult) % m.num_groups == 0, "model.num_groups", m.num_groups,
-            "must divide every level's channel count (base_channels x multiplier = " +
-                std::to_string(m.base_channels * mult) + ")");
+    r.require_shown(m.channel_mults, mult > 0 && mult <= 256, mult,
+                    "every multiplier must be in [1, 256]");
+    r.require(m.num_groups, (m.base_channels * mult) % m.num_groups == 0,
+              "must divide every level's channel count (base_channels x multiplier = " +
+                  std::to_string(m.base_channels * mult) + ")");
   }
-  require(m.num_res_blocks > 0 && m.num_res_blocks <= 64, "model.num_res_blocks", m.num_res_blocks,
-          "must be in [1, 64]");
+  r.in_range(m.num_res_blocks, int64_t{1}, int64_t{64}, "must be in [1, 64]");
   const int64_t factor = int64_t{1} << (m.channel_mults.size() - 1);
-  require(m.image_size % factor == 0, "model.image_size", m.image_size,
-          "must be divisible by " + std::to_string(factor) + " (2^(levels-1) for " +
-              std::to_string(m.channel_mults.size()) + " channel_mults levels)");
-  for (auto r : m.attention_resolutions) {
+  r.require(m.image_size, m.image_size % factor == 0,
+            "must be divisible by " + std::to_string(factor) + " (2^(levels-1) for " +
+                std::to_string(m.channel_mults.size()) + " channel_mults levels)");
+  for (auto res : m.attention_resolutions) {
     bool reachable = false;
-    for (int64_t res = m.image_size, i = 0; i < static_cast<int64_t>(m.channel_mults.size());
-         ++i, res /= 2) {
-      reachable |= (res == r);
+    for (int64_t x = m.image_size, i = 0; i < static_cast<int64_t>(m.channel_mults.size()); ++i, x /= 2) {
+      reachable |= (x == res);
     }
-    require(reachable, "model.attention_resolutions", r,
-            "the model never has this resolution (it has " + std::to_string(m.image_size) +
-                " down to " + std::to_string(m.image_size / factor) + ", halving per level)");
+    r.require_shown(m.attention_resolutions, reachable, res,
+                    "the model never has this resolution (it has " + std::to_string(m.image_size) +
+                        " down to " + std::to_string(m.image_size / factor) + ", halving per level)");
   }
-  require(m.num_heads > 0, "model.num_heads", m.num_heads, "must be positive");
+  r.require(m.num_heads, m.num_heads > 0, "must be positive");
   for (auto mult : m.channel_mults) {
-    require((m.base_channels * mult) % m.num_heads == 0, "model.num_heads", m.num_heads,
-            "must divide every level's channel count");
+    r.require(m.num_heads, (m.base_channels * mult) % m.num_heads == 0,
+              "must divide every level's channel count");
   }
-  require(m.dropout >= 0 && m.dropout < 1, "model.dropout", m.dropout, "must be in [0, 1)");
-  require(m.num_classes >= 0 && m.num_classes <= 100000, "model.num_classes", m.num_classes,
-          "must be 0 (unconditional) or the number of classes (at most 100000)");
+  r.require(m.dropout, m.dropout >= 0 && m.dropout < 1, "must be in [0, 1)");
+  r.in_range(m.num_classes, int64_t{0}, int64_t{100000},
+             "must be 0 (unconditional) or the number of classes (at most 100000)");
+}
 
-  const auto& d = c.diffusion;
-  require(d.timesteps >= 1 && d.timesteps <= 1000000, "diffusion.timesteps", d.timesteps,
-          "must be in [1, 1000000]");
-  require_one_of("diffusion.schedule", d.schedule, {"linear", "cosine"});
-  require(d.beta_start > 0 && d.beta_start < 1, "diffusion.beta_start", d.beta_start,
-          "must be in (0, 1)");
-  require(d.beta_end >= d.beta_start && d.beta_end < 1, "diffusion.beta_end", d.beta_end,
-          "must be in [beta_start, 1)");
-  require(d.cosine_s >= 0 && d.cosine_s < 1, "diffusion.cosine_s", d.cosine_s, "must be in [0, 1)");
-  require_one_of("diffusion.objective", d.objective, {"eps", "x0", "v"});
-  require_one_of("diffusion.loss", d.loss, {"l1", "l2"});
-  require_one_of("diffusion.loss_weighting", d.loss_weighting, {"none", "min_snr"});
-  require(d.min_snr_gamma > 0 && std::isfinite(d.min_snr_gamma), "diffusion.min_snr_gamma",
-          d.min_snr_gamma, "must be a positive number (5 is the paper's)");
-  require_one_of("diffusion.variance", d.variance, {"fixed_small", "fixed_large"});
+void validate_diffusion(const Rules& r, const DiffusionConfig& d) {
+  r.in_range(d.timesteps, int64_t{1}, int64_t{1000000}, "must be in [1, 1000000]");
+  r.require(d.beta_start, d.beta_start > 0 && d.beta_start < 1, "must be in (0, 1)");
+  r.require(d.beta_end, d.beta_end >= d.beta_start && d.beta_end < 1, "must be in [beta_start, 1)");
+  r.require(d.cosine_s, d.cosine_s >= 0 && d.cosine_s < 1, "must be in [0, 1)");
+  r.require(d.min_snr_gamma, d.min_snr_gamma > 0 && std::isfinite(d.min_snr_gamma),
+            "must be a positive number (5 is the paper's)");
+}
 
-  require(!c.data.path.empty(), "data.path", "\"\"", "must name a folder of images");
+// Counts that set work or memory have upper bounds, so that a typo is an error, not a hang.
+void validate_optimization(const Rules& r, const TrainConfig& t) {
+  r.in_range(t.steps, int64_t{0}, kMaxSteps, "must be in [0, 10^12]");
+  r.in_range(t.batch_size, int64_t{1}, kMaxBatch, "must be in [1, 65536]");
+  r.in_range(t.grad_accum, int64_t{1}, kMaxBatch, "must be in [1, 65536]");
+  r.require(t.lr, t.lr > 0 && t.lr <= 1, "must be in (0, 1]");
+  r.require(t.adam_beta1, t.adam_beta1 >= 0 && t.adam_beta1 < 1, "must be in [0, 1)");
+  r.require(t.adam_beta2, t.adam_beta2 >= 0 && t.adam_beta2 < 1, "must be in [0, 1)");
+  r.require(t.adam_eps, t.adam_eps > 0 && t.adam_eps <= 1, "must be in (0, 1]");
+  r.require(t.weight_decay, t.weight_decay >= 0, "must be non-negative");
+  r.in_range(t.warmup_steps, int64_t{0}, kMaxSteps, "must be in [0, 10^12]");
+  r.in_range(t.ema_decay, 0.0, 1.0, "must be in [0, 1]");
+  r.require(t.ema_start, t.ema_start >= 0, "must be non-negative");
+  r.require(t.ema_every, t.ema_every >= 1, "must be at least 1");
+  r.in_range(t.ema_warmup_power, 0.0, 10.0, "must be in [0, 10]");
+  r.require(t.p_uncond, t.p_uncond >= 0 && t.p_uncond < 1, "must be in [0, 1)");
+  r.require(t.max_nonfinite, t.max_nonfinite >= 1, "must be at least 1");
+}
 
-  const auto& t = c.train;
-  // Counts that set work or memory have upper bounds, so that a typo is an error, not a hang.
-  require(t.steps >= 0 && t.steps <= kMaxSteps, "train.steps", t.steps, "must be in [0, 10^12]");
-  require(t.batch_size >= 1 && t.batch_size <= kMaxBatch, "train.batch_size", t.batch_size,
-          "must be in [1, 65536]");
-  require(t.grad_accum >= 1 && t.grad_accum <= kMaxBatch, "train.grad_accum", t.grad_accum,
-          "must be in [1, 65536]");
-  require(t.lr > 0 && t.lr <= 1, "train.lr", t.lr, "must be in (0, 1]");
-  require(t.adam_beta1 >= 0 && t.adam_beta1 < 1, "train.adam_beta1", t.adam_beta1,
-          "must be in [0, 1)");
-  require(t.adam_beta2 >= 0 && t.adam_beta2 < 1, "train.adam_beta2", t.adam_beta2,
-          "must be in [0, 1)");
-  require(t.adam_eps > 0 && t.adam_eps <= 1, "train.adam_eps", t.adam_eps, "must be in (0, 1]");
-  require(t.weight_decay >= 0, "train.weight_decay", t.weight_decay, "must be non-negative");
-  require(t.warmup_steps >= 0 && t.warmup_steps <= kMaxSteps, "train.warmup_steps", t.warmup_steps,
-          "must be in [0, 10^12]");
-  require(t.ema_decay >= 0 && t.ema_decay <= 1, "train.ema_decay", t.ema_decay,
-          "must be in [0, 1]");
-  require(t.ema_start >= 0, "train.ema_start", t.ema_start, "must be non-negative");
-  require(t.ema_every >= 1, "train.ema_every", t.ema_every, "must be at least 1");
-  require(t.ema_warmup_power >= 0 && t.ema_warmup_power <= 10, "train.ema_warmup_power",
-          t.ema_warmup_power, "must be in [0, 10]");
-  require(t.p_uncond >= 0 && t.p_uncond < 1, "train.p_uncond", t.p_uncond, "must be in [0, 1)");
-  require(t.log_every >= 1, "train.log_every", t.log_every, "must be at least 1");
-  require(t.checkpoint_every >= 1, "train.checkpoint_every", t.checkpoint_every,
-          "must be at least 1");
-  require(t.snapshot_every >= 0, "train.snapshot_every", t.snapshot_every, "must be non-negative");
-  require(t.keep_snapshots >= 1 && t.keep_snapshots <= 1000000, "train.keep_snapshots",
-          t.keep_snapshots, "must be in [1, 1000000]");
-  require(t.preview_every >= 0, "train.preview_every", t.preview_every, "must be non-negative");
-  require(t.preview_n >= 1 && t.preview_n <= 1024, "train.preview_n", t.preview_n,
-          "must be in [1, 1024]");
-  require(t.eval_every >= 0, "train.eval_every", t.eval_every, "must be non-negative (0 = off)");
-  require(t.eval_every == 0 || !c.data.heldout_path.empty(), "train.eval_every", t.eval_every,
-          "needs data.heldout_path (a folder of held-out images)");
-  require(t.eval_images >= 1 && t.eval_images <= 1000000, "train.eval_images", t.eval_images,
-          "must be in [1, 1000000]");
-  require(t.eval_bpd_subset >= 0 && t.eval_bpd_subset <= d.timesteps, "train.eval_bpd_subset",
-          t.eval_bpd_subset, "must be in [0, diffusion.timesteps] (0 = loss only)");
-  require(t.max_nonfinite >= 1, "train.max_nonfinite", t.max_nonfinite, "must be at least 1");
-  require(t.threads >= 0 && t.threads <= 1024, "train.threads", t.threads,
-          "must be in [0, 1024] (0 = all cores)");
-  require(t.device == "auto" || t.device == "cpu" || t.device.rfind("cuda", 0) == 0,
-          "train.device", t.device, "expected auto, cpu, cuda or cuda:N");
-  require_one_of("train.precision", t.precision, {"fp32", "bf16"});
+void validate_outputs(const Rules& r, const TrainConfig& t, const Config& c) {
+  r.require(t.log_every, t.log_every >= 1, "must be at least 1");
+  r.require(t.checkpoint_every, t.checkpoint_every >= 1, "must be at least 1");
+  r.require(t.snapshot_every, t.snapshot_every >= 0, "must be non-negative");
+  r.in_range(t.keep_snapshots, int64_t{1}, int64_t{1000000}, "must be in [1, 1000000]");
+  r.require(t.preview_every, t.preview_every >= 0, "must be non-negative");
+  r.in_range(t.preview_n, int64_t{1}, int64_t{1024}, "must be in [1, 1024]");
+  r.require(t.eval_every, t.eval_every >= 0, "must be non-negative (0 = off)");
+  r.require(t.eval_every, t.eval_every == 0 || !c.data.heldout_path.empty(),
+            "needs data.heldout_path (a folder of held-out images)");
+  r.in_range(t.eval_images, int64_t{1}, int64_t{1000000}, "must be in [1, 1000000]");
+  r.in_range(t.eval_bpd_subset, int64_t{0}, c.diffusion.timesteps,
+             "must be in [0, diffusion.timesteps] (0 = loss only)");
+  r.in_range(t.threads, int64_t{0}, int64_t{1024}, "must be in [0, 1024] (0 = all cores)");
+  r.require(t.device, t.device == "auto" || t.device == "cpu" || t.device.rfind("cuda", 0) == 0,
+            "expected auto, cpu, cuda or cuda:N");
+}
 
-  const auto& s = c.sample;
-  require_one_of("sample.sampler", s.sampler, {"ddpm", "ddim", "dpmpp2m", "heun"});
-  require(s.steps >= 0 && s.steps <= d.timesteps, "sample.steps", s.steps,
-          "must be in [0, " + std::to_string(d.timesteps) + "] (diffusion.timesteps; 0 = default)");
-  require(s.eta >= 0 && s.eta <= 10, "sample.eta", s.eta, "must be in [0, 10]");
-  require(s.churn >= 0 && s.churn <= 1000, "sample.churn", s.churn, "must be in [0, 1000]");
-  require(s.batch >= 1 && s.batch <= kMaxBatch, "sample.batch", s.batch, "must be in [1, 65536]");
-  require(s.guidance >= 0 && s.guidance <= 100, "sample.guidance", s.guidance, "must be in [0, 100]");
+void validate_sample(const Rules& r, const SampleConfig& s, int64_t timesteps) {
+  r.in_range(s.steps, int64_t{0}, timesteps,
+             "must be in [0, " + std::to_string(timesteps) + "] (diffusion.timesteps; 0 = default)");
+  r.in_range(s.eta, 0.0, 10.0, "must be in [0, 10]");
+  r.in_range(s.churn, 0.0, 1000.0, "must be in [0, 1000]");
+  r.in_range(s.batch, int64_t{1}, kMaxBatch, "must be in [1, 65536]");
+  r.in_range(s.guidance, 0.0, 100.0, "must be in [0, 100]");
+}
+
+}  // namespace
+
+void validate(const Config& c) {
+  require_finite_numbers(c);
+  const Rules rules(c);
+  validate_model(rules, c.model);
+  validate_diffusion(rules, c.diffusion);
+  rules.require_shown(c.data.path, !c.data.path.empty(), "\"\"", "must name a folder of images");
+  validate_optimization(rules, c.train);
+  validate_outputs(rules, c.train, c);
+  validate_sample(rules, c.sample, c.diffusion.timesteps);
 }
 
 std::string run_dir(const Config& config) {

@@ -74,23 +74,25 @@ Gaussian GaussianDiffusion::q_posterior(const torch::Tensor& x0, const torch::Te
 torch::Tensor GaussianDiffusion::predict_x0(const torch::Tensor& model_output,
                                             const torch::Tensor& x_t,
                                             const torch::Tensor& t) const {
-  if (config_.objective == "eps") return x0_from_eps(x_t, t, model_output);
-  if (config_.objective == "x0") return model_output;
-  if (config_.objective == "v") return x0_from_v(x_t, t, model_output);
-  throw Error("diffusion.objective: unknown objective \"" + config_.objective + "\"");
+  switch (config_.objective) {
+    case Objective::eps: return x0_from_eps(x_t, t, model_output);
+    case Objective::x0: return model_output;
+    case Objective::v: break;
+  }
+  return x0_from_v(x_t, t, model_output);
 }
 
 torch::Tensor GaussianDiffusion::predict_eps(const torch::Tensor& model_output,
                                              const torch::Tensor& x_t,
                                              const torch::Tensor& t) const {
-  if (config_.objective == "eps") return model_output;
-  if (config_.objective == "x0") return eps_from_x0(x_t, t, model_output);
-  if (config_.objective == "v") {
-    // ε = σ x_t + α v  (Salimans & Ho 2022, from x_t = α x0 + σ ε and v = α ε − σ x0)
-    return extract(table_.sqrt_one_minus_alphas_cumprod, t, x_t) * x_t +
-           extract(table_.sqrt_alphas_cumprod, t, x_t) * model_output;
+  switch (config_.objective) {
+    case Objective::eps: return model_output;
+    case Objective::x0: return eps_from_x0(x_t, t, model_output);
+    case Objective::v: break;
   }
-  throw Error("diffusion.objective: unknown objective \"" + config_.objective + "\"");
+  // ε = σ x_t + α v  (Salimans & Ho 2022, from x_t = α x0 + σ ε and v = α ε − σ x0)
+  return extract(table_.sqrt_one_minus_alphas_cumprod, t, x_t) * x_t +
+         extract(table_.sqrt_alphas_cumprod, t, x_t) * model_output;
 }
 
 Denoised GaussianDiffusion::denoise(const torch::Tensor& model_output, const torch::Tensor& x_t,
@@ -111,7 +113,7 @@ ReversePrediction GaussianDiffusion::p_mean_variance(const torch::Tensor& model_
   p.mean = posterior.mean;
   p.pred_x0 = x0;
   p.pred_eps = eps_from_x0(x_t, t, x0);
-  if (config_.variance == "fixed_large") {
+  if (config_.variance == Variance::fixed_large) {
     p.variance = extract(large_variance_, t, x_t);
     p.log_variance = extract(large_log_variance_, t, x_t);
   } else {
@@ -124,22 +126,27 @@ ReversePrediction GaussianDiffusion::p_mean_variance(const torch::Tensor& model_
 torch::Tensor GaussianDiffusion::training_target(const torch::Tensor& x0,
                                                  const torch::Tensor& noise,
                                                  const torch::Tensor& t) const {
-  if (config_.objective == "eps") return noise;
-  if (config_.objective == "x0") return x0;
-  if (config_.objective == "v") return v_from(x0, noise, t);
-  throw Error("diffusion.objective: unknown objective \"" + config_.objective + "\"");
+  switch (config_.objective) {
+    case Objective::eps: return noise;
+    case Objective::x0: return x0;
+    case Objective::v: break;
+  }
+  return v_from(x0, noise, t);
 }
 
 torch::Tensor GaussianDiffusion::loss_weight(const torch::Tensor& t) const {
-  if (config_.loss_weighting == "none") {
+  if (config_.loss_weighting == LossWeighting::none) {
     return torch::ones({t.size(0)}, torch::TensorOptions().device(t.device()));
   }
   auto ab = table_.alphas_cumprod.index_select(0, t.to(table_.alphas_cumprod.device(), torch::kLong))
                 .to(t.device());
   auto snr = ab / (1.0 - ab);
   auto clipped = torch::clamp_max(snr, config_.min_snr_gamma);
-  if (config_.objective == "eps") return clipped / snr;
-  if (config_.objective == "x0") return clipped;
+  switch (config_.objective) {
+    case Objective::eps: return clipped / snr;
+    case Objective::x0: return clipped;
+    case Objective::v: break;
+  }
   return clipped / (snr + 1.0);  // v
 }
 
@@ -148,7 +155,7 @@ torch::Tensor GaussianDiffusion::loss_per_example(const torch::Tensor& model_out
                                                   const torch::Tensor& noise,
                                                   const torch::Tensor& t) const {
   auto diff = model_output.to(torch::kFloat32) - training_target(x0, noise, t);
-  auto per_pixel = config_.loss == "l1" ? diff.abs() : diff.square();
+  auto per_pixel = config_.loss == Loss::l1 ? diff.abs() : diff.square();
   // [B]: L_simple (Ho et al. 2020, eq. 14), weighted per timestep
   return per_pixel.flatten(1).mean(1) * loss_weight(t);
 }

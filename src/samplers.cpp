@@ -56,27 +56,28 @@ void require_steps_in_range(int64_t T, int64_t steps) {
 }
 }  // namespace
 
-std::vector<int64_t> ddim_timesteps(int64_t T, int64_t steps, const std::string& spacing) {
+std::vector<int64_t> ddim_timesteps(int64_t T, int64_t steps, Spacing spacing) {
   require_steps_in_range(T, steps);
   std::vector<int64_t> ts;
   for (int64_t i = 0; i < steps; ++i) {
     double frac = steps == 1 ? 1.0 : static_cast<double>(i) / static_cast<double>(steps - 1);
-    double t = spacing == "quadratic" ? frac * frac * (T - 1) : frac * (T - 1);
+    double t = spacing == Spacing::quadratic ? frac * frac * (T - 1) : frac * (T - 1);
     ts.push_back(static_cast<int64_t>(std::llround(t)));
   }
-  if (spacing != "uniform" && spacing != "quadratic") {
-    throw Error("timestep spacing \"" + spacing + "\": expected uniform, quadratic or logsnr");
+  if (spacing != Spacing::uniform && spacing != Spacing::quadratic) {
+    throw Error(std::string("timestep spacing \"") + choice_name(spacing) +
+                "\": expected uniform or quadratic");
   }
   ts.erase(std::unique(ts.begin(), ts.end()), ts.end());
   return ts;
 }
 
 std::vector<int64_t> sampler_timesteps(const GaussianDiffusion& diffusion, int64_t steps,
-                                       const std::string& spacing) {
+                                       Spacing spacing) {
   const int64_t T = diffusion.timesteps();
   const int64_t top = deterministic_start(diffusion);
   require_steps_in_range(T, steps);
-  if (spacing != "logsnr") return ddim_timesteps(top + 1, std::min(steps, top + 1), spacing);
+  if (spacing != Spacing::logsnr) return ddim_timesteps(top + 1, std::min(steps, top + 1), spacing);
   // Evenly spaced in λ = log(α/σ) between λ(top) and λ(0), each snapped to the nearest timestep.
   auto ab = diffusion.table64().alphas_cumprod;
   auto lambda = 0.5 * (torch::log(ab) - torch::log1p(-ab));  // [T], decreasing in t
@@ -108,9 +109,10 @@ int64_t deterministic_start(const GaussianDiffusion& diffusion) {
 }
 
 torch::Tensor sample_ddim(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
-                          NoiseStream& noise, int64_t steps, double eta, const std::string& spacing,
+                          NoiseStream& noise, int64_t steps, double eta, Spacing spacing,
                           bool clip_denoised, const Progress& progress) {
-  const auto ts = sampler_timesteps(diffusion, steps, spacing.empty() ? "uniform" : spacing);
+  const auto ts = sampler_timesteps(
+      diffusion, steps, spacing == Spacing::automatic ? Spacing::uniform : spacing);
   const auto& ab = diffusion.table64().alphas_cumprod;
   auto x = noise.next();
   const int64_t n = static_cast<int64_t>(ts.size());
@@ -139,9 +141,10 @@ torch::Tensor sample_ddim(const GaussianDiffusion& diffusion, const Denoiser& de
 }
 
 torch::Tensor sample_dpmpp_2m(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
-                              NoiseStream& noise, int64_t steps, const std::string& spacing,
+                              NoiseStream& noise, int64_t steps, Spacing spacing,
                               bool clip_denoised, const Progress& progress) {
-  const auto ts = sampler_timesteps(diffusion, steps, spacing.empty() ? "logsnr" : spacing);
+  const auto ts = sampler_timesteps(
+      diffusion, steps, spacing == Spacing::automatic ? Spacing::logsnr : spacing);
   const auto& ab = diffusion.table64().alphas_cumprod;
   // α_t = √ᾱ_t, σ_t = √(1 − ᾱ_t), λ_t = log(α_t/σ_t): the half log-SNR the solver steps in.
   auto alpha = [&](int64_t t) { return std::sqrt(ab[t].item<double>()); };
@@ -186,17 +189,11 @@ SamplerOptions sampler_options(const SampleConfig& sample) {
   return options;
 }
 
-void check_sampler_name(const std::string& name, const std::string& what) {
-  if (name != "ddpm" && name != "ddim" && name != "dpmpp2m" && name != "heun") {
-    throw Error(what + " \"" + name + "\": expected ddpm, ddim, dpmpp2m or heun");
-  }
-}
-
 int64_t sampler_steps(const SamplerOptions& options, int64_t timesteps) {
-  if (options.sampler == "ddpm") return timesteps;
-  if (options.sampler == "heun") return 2 * heun_levels(options, timesteps) - 1;
+  if (options.sampler == Sampler::ddpm) return timesteps;
+  if (options.sampler == Sampler::heun) return 2 * heun_levels(options, timesteps) - 1;
   if (options.steps > 0) return options.steps;
-  return std::min<int64_t>(options.sampler == "ddim" ? 50 : 20, timesteps);
+  return std::min<int64_t>(options.sampler == Sampler::ddim ? 50 : 20, timesteps);
 }
 
 int64_t heun_levels(const SamplerOptions& options, int64_t timesteps) {
@@ -205,20 +202,20 @@ int64_t heun_levels(const SamplerOptions& options, int64_t timesteps) {
 
 torch::Tensor run_sampler(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
                           NoiseStream& noise, const SamplerOptions& options) {
-  check_sampler_name(options.sampler);
-  if (options.sampler == "ddpm") {
-    return sample_ddpm(diffusion, denoiser, noise, options.clip_denoised, options.progress);
+  const int64_t steps = sampler_steps(options, diffusion.timesteps());
+  switch (options.sampler) {
+    case Sampler::ddpm:
+      return sample_ddpm(diffusion, denoiser, noise, options.clip_denoised, options.progress);
+    case Sampler::ddim:
+      return sample_ddim(diffusion, denoiser, noise, steps, options.eta, options.spacing,
+                         options.clip_denoised, options.progress);
+    case Sampler::heun:
+      return sample_heun(diffusion, denoiser, noise, heun_levels(options, diffusion.timesteps()),
+                         options.churn, options.clip_denoised, options.progress);
+    case Sampler::dpmpp2m: break;
   }
-  if (options.sampler == "ddim") {
-    return sample_ddim(diffusion, denoiser, noise, sampler_steps(options, diffusion.timesteps()),
-                       options.eta, options.spacing, options.clip_denoised, options.progress);
-  }
-  if (options.sampler == "heun") {
-    return sample_heun(diffusion, denoiser, noise, heun_levels(options, diffusion.timesteps()),
-                       options.churn, options.clip_denoised, options.progress);
-  }
-  return sample_dpmpp_2m(diffusion, denoiser, noise, sampler_steps(options, diffusion.timesteps()),
-                         options.spacing, options.clip_denoised, options.progress);
+  return sample_dpmpp_2m(diffusion, denoiser, noise, steps, options.spacing, options.clip_denoised,
+                         options.progress);
 }
 
 Denoiser classifier_free_guidance(ConditionalDenoiser model, torch::Tensor labels,

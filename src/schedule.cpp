@@ -31,11 +31,8 @@ std::vector<double> cosine_betas(int64_t timesteps, double s, double max_beta) {
 }
 
 std::vector<double> make_betas(const DiffusionConfig& config) {
-  if (config.schedule == "linear") {
-    return linear_betas(config.timesteps, config.beta_start, config.beta_end);
-  }
-  if (config.schedule == "cosine") return cosine_betas(config.timesteps, config.cosine_s);
-  throw Error("diffusion.schedule: unknown schedule \"" + config.schedule + "\"");
+  if (config.schedule == Schedule::cosine) return cosine_betas(config.timesteps, config.cosine_s);
+  return linear_betas(config.timesteps, config.beta_start, config.beta_end);
 }
 
 ScheduleTable make_schedule_table(const std::vector<double>& betas_in) {

@@ -43,7 +43,7 @@ torch::Tensor TrainStep::accumulate(const torch::Tensor& x0_in, const torch::Ten
   auto noise = torch::randn_like(x0);
   torch::Tensor out;
   {
-    compat::AutocastScope autocast(device_, tc.precision == "bf16");
+    compat::AutocastScope autocast(device_, tc.precision == Precision::bf16);
     out = model_->forward(diffusion_.q_sample(x0, t, noise), t, labels);
   }
   out = out.to(torch::kFloat32);

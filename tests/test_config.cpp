@@ -33,7 +33,7 @@ TEST(Config, JsonRoundTripKeepsEveryValue) {
   c.model.channel_mults = {1, 3};
   c.train.lr = 1.5e-3;
   c.data.path = "/tmp/imgs";
-  c.sample.sampler = "ddim";
+  c.sample.sampler = Sampler::ddim;
   Config back = config_from_json(config_to_json(c), "test");
   EXPECT_EQ(config_to_json(back), config_to_json(c));
   EXPECT_EQ(back.model.channel_mults, (std::vector<int64_t>{1, 3}));
@@ -113,9 +113,33 @@ TEST(Config, ImpossibleValuesAreRejected) {
   fails([](Config& c) { c.model.attention_resolutions = {12}; }, "model.attention_resolutions");
   fails([](Config& c) { c.model.num_classes = -1; }, "model.num_classes");
   fails([](Config& c) { c.train.batch_size = 0; }, "train.batch_size");
-  fails([](Config& c) { c.diffusion.schedule = "quadratic"; }, "diffusion.schedule");
   fails([](Config& c) { c.model.num_groups = 48; }, "model.num_groups");
   fails([](Config& c) { c.model.in_channels = 2; }, "model.in_channels");
+}
+
+// Typed choices are parsed once, where the text enters, through one name table per choice.
+TEST(Config, ChoicesAreParsedAtTheBoundaryThroughTheirNameTable) {
+  EXPECT_EQ(error_of([] { config_from_json_text(R"({"diffusion": {"schedule": "quadratic"}})", "c"); }),
+            "c: diffusion.schedule: unknown value \"quadratic\" (expected linear | cosine)");
+  EXPECT_EQ(error_of([] { config_from_json_text(R"({"sample": {"sampler": 3}})", "c"); }),
+            "c: sample.sampler: expected a string: ddpm | ddim | dpmpp2m | heun, got 3");
+  Config c = config_from_json_text(
+      R"({"diffusion": {"objective": "v", "loss": "l1", "loss_weighting": "min_snr",
+          "variance": "fixed_large", "schedule": "cosine"}, "train": {"precision": "bf16"},
+          "sample": {"sampler": "dpmpp2m"}})", "c");
+  EXPECT_EQ(c.diffusion.objective, Objective::v);
+  EXPECT_EQ(c.diffusion.loss, Loss::l1);
+  EXPECT_EQ(c.diffusion.loss_weighting, LossWeighting::min_snr);
+  EXPECT_EQ(c.diffusion.variance, Variance::fixed_large);
+  EXPECT_EQ(c.diffusion.schedule, Schedule::cosine);
+  EXPECT_EQ(c.train.precision, Precision::bf16);
+  EXPECT_EQ(c.sample.sampler, Sampler::dpmpp2m);
+  // Written back by the same table.
+  auto json = config_to_json(c);
+  EXPECT_EQ(json["diffusion"]["variance"], "fixed_large");
+  EXPECT_EQ(json["sample"]["sampler"], "dpmpp2m");
+  EXPECT_EQ(choice_list<Spacing>(), "uniform | quadratic | logsnr");
+  EXPECT_EQ(parse_choice<Spacing>("", "--spacing"), Spacing::automatic);
 }
 
 // Found by fuzz_config: num_groups = 0 reached a modulo before its own check (division by zero),
@@ -166,9 +190,9 @@ TEST(Config, ShippedConfigsAreValid) {
     EXPECT_EQ(c.name, name);
     // The project's own configs predict v; the paper configs keep the paper's ε.
     const bool paper = std::string(name) == "cifar10" || std::string(name) == "tiny";
-    if (!paper) EXPECT_EQ(c.diffusion.objective, "v") << name;
+    if (!paper) EXPECT_EQ(c.diffusion.objective, Objective::v) << name;
   }
-  EXPECT_EQ(load_config(test::source_path("configs/cifar10.json")).diffusion.objective, "eps");
+  EXPECT_EQ(load_config(test::source_path("configs/cifar10.json")).diffusion.objective, Objective::eps);
   const Config fashion = load_config(test::source_path("configs/fashion.json"));
   EXPECT_EQ(fashion.model.num_classes, 10);
   EXPECT_EQ(fashion.model.in_channels, 1);

@@ -86,7 +86,7 @@ TEST(Diffusion, FixedSmallAndLargeVariances) {
   auto ps = small.p_mean_variance(torch::zeros_like(x), x, t, true);
   EXPECT_NEAR(ps.variance[1].flatten()[0].item<double>(),
               small.table64().posterior_variance[500].item<double>(), 1e-9);
-  c.variance = "fixed_large";
+  c.variance = Variance::fixed_large;
   GaussianDiffusion large(c);
   auto pl = large.p_mean_variance(torch::zeros_like(x), x, t, true);
   EXPECT_NEAR(pl.variance[1].flatten()[0].item<double>(), large.table64().betas[500].item<double>(),
@@ -121,7 +121,7 @@ TEST(Diffusion, L1AndL2LossOnKnownInputs) {
   auto loss2 = l2.loss_per_example(out, x0, noise, t);
   EXPECT_NEAR(loss2[0].item<double>(), (1 + 1 + 4 + 0) / 4.0, 1e-7);
   EXPECT_NEAR(loss2[1].item<double>(), 0.25, 1e-7);
-  c.loss = "l1";
+  c.loss = Loss::l1;
   GaussianDiffusion l1(c);
   auto loss1 = l1.loss_per_example(out, x0, noise, t);
   EXPECT_NEAR(loss1[0].item<double>(), (1 + 1 + 2 + 0) / 4.0, 1e-7);
@@ -133,11 +133,11 @@ TEST(Diffusion, TargetsFollowTheObjective) {
   DiffusionConfig c = linear_config();
   auto x0 = torch::randn({3, 1, 2, 2}), noise = torch::randn({3, 1, 2, 2});
   auto t = torch::tensor({5, 50, 500}, torch::kLong);
-  c.objective = "eps";
+  c.objective = Objective::eps;
   EXPECT_TRUE(torch::equal(GaussianDiffusion(c).training_target(x0, noise, t), noise));
-  c.objective = "x0";
+  c.objective = Objective::x0;
   EXPECT_TRUE(torch::equal(GaussianDiffusion(c).training_target(x0, noise, t), x0));
-  c.objective = "v";
+  c.objective = Objective::v;
   GaussianDiffusion dv(c);
   auto xt = dv.q_sample(x0, t, noise);
   // A perfect v-prediction yields the true x0.
@@ -154,8 +154,8 @@ TEST(Diffusion, DenoiseRecoversX0AndEpsForEveryObjective) {
   for (const char* schedule : {"linear", "cosine"}) {
     for (const char* objective : {"eps", "x0", "v"}) {
       DiffusionConfig c = linear_config();
-      c.schedule = schedule;
-      c.objective = objective;
+      c.schedule = parse_choice<Schedule>(schedule, "schedule");
+      c.objective = parse_choice<Objective>(objective, "objective");
       GaussianDiffusion d(c);
       d.to(torch::kCPU);
       auto xt = d.q_sample(x0.to(torch::kFloat32), t, noise.to(torch::kFloat32));
@@ -185,12 +185,12 @@ TEST(Diffusion, DenoiseRecoversX0AndEpsForEveryObjective) {
 TEST(Diffusion, MinSnrWeightsMatchTheirClosedForms) {
   auto t = torch::tensor({0, 10, 100, 400, 700, 999}, torch::kLong);
   DiffusionConfig c = linear_config();
-  c.schedule = "cosine";
-  c.loss_weighting = "min_snr";
+  c.schedule = Schedule::cosine;
+  c.loss_weighting = LossWeighting::min_snr;
   c.min_snr_gamma = 5.0;
   const auto betas = make_betas(c);
   for (const char* objective : {"eps", "x0", "v"}) {
-    c.objective = objective;
+    c.objective = parse_choice<Objective>(objective, "objective");
     GaussianDiffusion d(c);
     auto w = d.loss_weight(t);
     for (int64_t i = 0; i < t.size(0); ++i) {
@@ -205,19 +205,19 @@ TEST(Diffusion, MinSnrWeightsMatchTheirClosedForms) {
     }
   }
   // All three are the same loss in x0 units: w_obj · ‖Δout‖² = min(SNR, γ) · ‖Δx0‖².
-  c.loss_weighting = "none";
+  c.loss_weighting = LossWeighting::none;
   EXPECT_TRUE(torch::equal(GaussianDiffusion(c).loss_weight(t), torch::ones({6})));
 }
 
 TEST(Diffusion, MinSnrWeightingScalesTheLossPerExample) {
   torch::manual_seed(8);
   DiffusionConfig c = linear_config();
-  c.objective = "v";
+  c.objective = Objective::v;
   auto x0 = torch::randn({3, 1, 4, 4}), noise = torch::randn({3, 1, 4, 4});
   auto out = torch::randn({3, 1, 4, 4});
   auto t = torch::tensor({1, 500, 990}, torch::kLong);
   auto plain = GaussianDiffusion(c).loss_per_example(out, x0, noise, t);
-  c.loss_weighting = "min_snr";
+  c.loss_weighting = LossWeighting::min_snr;
   GaussianDiffusion weighted(c);
   EXPECT_TRUE(torch::allclose(weighted.loss_per_example(out, x0, noise, t),
                               plain * weighted.loss_weight(t), 1e-6, 1e-6));

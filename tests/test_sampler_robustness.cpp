@@ -24,8 +24,8 @@ NoiseStream make_noise(uint64_t seed) {
 
 DiffusionConfig schedule_config(const std::string& schedule, const std::string& objective) {
   DiffusionConfig c;
-  c.schedule = schedule;
-  c.objective = objective;
+  c.schedule = parse_choice<Schedule>(schedule, "schedule");
+  c.objective = parse_choice<Objective>(objective, "objective");
   return c;
 }
 
@@ -38,8 +38,8 @@ Denoiser perturbed_oracle(const GaussianDiffusion& d, std::vector<double> means,
     auto x0 = test::mixture_x0(d, x, t, means, weights, s);
     auto eps = (x - torch::sqrt(ab) * x0) / torch::sqrt(1 - ab);
     const auto& objective = d.config().objective;
-    auto out = objective == "eps"  ? eps
-               : objective == "x0" ? x0
+    auto out = objective == Objective::eps  ? eps
+               : objective == Objective::x0 ? x0
                                    : torch::sqrt(ab) * eps - torch::sqrt(1 - ab) * x0;
     return out * (1.0 + error);
   };
@@ -48,7 +48,7 @@ Denoiser perturbed_oracle(const GaussianDiffusion& d, std::vector<double> means,
 torch::Tensor run(const GaussianDiffusion& d, const std::string& sampler, const Denoiser& denoiser,
                   uint64_t seed, bool clip) {
   SamplerOptions options;
-  options.sampler = sampler;
+  options.sampler = parse_choice<Sampler>(sampler, "sampler");
   options.clip_denoised = clip;
   auto noise = make_noise(seed);
   return run_sampler(d, denoiser, noise, options);

@@ -61,7 +61,7 @@ TEST(Samplers, AncestralDdpmWithTheGaussianOracleReproducesTheData) {
 
 TEST(Samplers, AncestralDdpmWithLargeVarianceAlsoReproducesTheData) {
   DiffusionConfig c = linear_config();
-  c.variance = "fixed_large";
+  c.variance = Variance::fixed_large;
   GaussianDiffusion d(c);
   auto noise = make_noise(2);
   auto x = sample_ddpm(d, gaussian_oracle(d, -0.2, 0.3), noise, false);
@@ -89,8 +89,9 @@ TEST(Samplers, Ddim50StepsWithTheGaussianOracleReproducesTheData) {
   const double mu = 0.3, s = 0.2;
   for (const char* spacing : {"uniform", "quadratic"}) {
     auto noise = make_noise(3);
-    auto x = sample_ddim(d, gaussian_oracle(d, mu, s), noise, 50, 0.0, spacing, false);
-    const double expected_sd = ddim_expected_sd(d, ddim_timesteps(1000, 50, spacing), s);
+    auto x = sample_ddim(d, gaussian_oracle(d, mu, s), noise, 50, 0.0,
+                         parse_choice<Spacing>(spacing, "spacing"), false);
+    const double expected_sd = ddim_expected_sd(d, ddim_timesteps(1000, 50, parse_choice<Spacing>(spacing, "spacing")), s);
     // The exact DDIM prediction, within five standard errors of the sample statistics.
     EXPECT_NEAR(x.mean().item<double>(), mu, 5 * s / std::sqrt(kN) + 1e-3) << spacing;
     EXPECT_NEAR(x.std().item<double>(), expected_sd, 5 * s / std::sqrt(2 * kN)) << spacing;
@@ -99,7 +100,7 @@ TEST(Samplers, Ddim50StepsWithTheGaussianOracleReproducesTheData) {
   }
   // With all 1000 steps DDIM is the probability-flow ODE solved finely: s within 1%.
   auto noise = make_noise(3);
-  auto x = sample_ddim(d, gaussian_oracle(d, mu, s), noise, 1000, 0.0, "uniform", false);
+  auto x = sample_ddim(d, gaussian_oracle(d, mu, s), noise, 1000, 0.0, Spacing::uniform, false);
   expect_gaussian(x, mu, s);
 }
 
@@ -110,10 +111,10 @@ double max_error_to_exact_flow(const GaussianDiffusion& d, const std::string& sa
   auto noise = make_noise(5);
   auto x_T = make_noise(5).next();
   auto x = sampler == "ddim"
-               ? sample_ddim(d, gaussian_oracle(d, mu, s), noise, steps, 0.0, "uniform", false)
+               ? sample_ddim(d, gaussian_oracle(d, mu, s), noise, steps, 0.0, Spacing::uniform, false)
            : sampler == "heun"
                ? sample_heun(d, gaussian_oracle(d, mu, s), noise, steps, 0.0, false)
-               : sample_dpmpp_2m(d, gaussian_oracle(d, mu, s), noise, steps, "logsnr", false);
+               : sample_dpmpp_2m(d, gaussian_oracle(d, mu, s), noise, steps, Spacing::logsnr, false);
   // The deterministic samplers treat x_T as a draw at their first timestep (σ ≤ 80).
   const double ab = d.table64().alphas_cumprod[deterministic_start(d)].item<double>();
   auto exact = mu + s * (x_T - std::sqrt(ab) * mu) / std::sqrt(ab * s * s + 1 - ab);
@@ -137,7 +138,7 @@ TEST(Samplers, DpmSolverPlusPlus2MFollowsTheExactFlowWithFewSteps) {
   EXPECT_LT(e20, ddim100);
   // And the samples have the data's distribution.
   auto noise = make_noise(6);
-  auto x = sample_dpmpp_2m(d, gaussian_oracle(d, mu, s), noise, 20, "logsnr", false);
+  auto x = sample_dpmpp_2m(d, gaussian_oracle(d, mu, s), noise, 20, Spacing::logsnr, false);
   expect_gaussian(x, mu, s);
 }
 
@@ -163,7 +164,7 @@ TEST(Samplers, HeunFollowsTheExactFlowWithSecondOrderConvergence) {
 TEST(Samplers, KarrasTimestepsSpanTheCappedRange) {
   for (const char* schedule : {"linear", "cosine"}) {
     DiffusionConfig c = linear_config();
-    c.schedule = schedule;
+    c.schedule = parse_choice<Schedule>(schedule, "schedule");
     GaussianDiffusion d(c);
     auto ts = karras_timesteps(d, 18, 7.0);
     ASSERT_EQ(ts.size(), 18u) << schedule;
@@ -194,24 +195,24 @@ TEST(Samplers, HeunWithChurnReproducesTheData) {
 TEST(Samplers, RunSamplerKnowsEachSamplerAndItsDefaultSteps) {
   SamplerOptions o;
   EXPECT_EQ(sampler_steps(o, 1000), 1000);
-  o.sampler = "ddim";
+  o.sampler = Sampler::ddim;
   EXPECT_EQ(sampler_steps(o, 1000), 50);
-  o.sampler = "dpmpp2m";
+  o.sampler = Sampler::dpmpp2m;
   EXPECT_EQ(sampler_steps(o, 1000), 20);
   EXPECT_EQ(sampler_steps(o, 10), 10);
   o.steps = 7;
   EXPECT_EQ(sampler_steps(o, 1000), 7);
-  o.sampler = "heun";
+  o.sampler = Sampler::heun;
   EXPECT_EQ(sampler_steps(o, 1000), 13);  // 7 levels: 2·7 − 1 evaluations
   o.steps = 0;
   EXPECT_EQ(sampler_steps(o, 1000), 35);  // EDM's 18 levels
-  EXPECT_NO_THROW(check_sampler_name("dpmpp2m"));
-  EXPECT_NO_THROW(check_sampler_name("heun"));
+  EXPECT_EQ(parse_choice<Sampler>("dpmpp2m", "--sampler"), Sampler::dpmpp2m);
+  EXPECT_EQ(parse_choice<Sampler>("heun", "--sampler"), Sampler::heun);
   try {
-    check_sampler_name("euler", "--sampler");
+    parse_choice<Sampler>("euler", "--sampler");
     FAIL() << "no error";
   } catch (const std::exception& e) {
-    EXPECT_STREQ(e.what(), "--sampler \"euler\": expected ddpm, ddim, dpmpp2m or heun");
+    EXPECT_STREQ(e.what(), "--sampler: unknown value \"euler\" (expected ddpm | ddim | dpmpp2m | heun)");
   }
 }
 
@@ -226,7 +227,7 @@ TEST(Samplers, TwoPointMixtureModesAppearInTheRightProportions) {
   for (const char* sampler : {"ddpm", "ddim", "dpmpp2m", "heun"}) {
     auto noise = make_noise(4);
     SamplerOptions options;
-    options.sampler = sampler;
+    options.sampler = parse_choice<Sampler>(sampler, "sampler");
     auto x = run_sampler(d, oracle, noise, options);
     const double positive = (x > 0).to(torch::kFloat64).mean().item<double>();
     EXPECT_NEAR(positive, 0.7, tolerance) << sampler;
@@ -238,7 +239,7 @@ TEST(Samplers, TwoPointMixtureModesAppearInTheRightProportions) {
 
 TEST(Samplers, LogSnrTimestepsAreEvenInLambda) {
   GaussianDiffusion d(linear_config());
-  auto ts = sampler_timesteps(d, 10, "logsnr");
+  auto ts = sampler_timesteps(d, 10, Spacing::logsnr);
   ASSERT_EQ(ts.size(), 10u);
   EXPECT_EQ(ts.front(), 0);
   EXPECT_EQ(ts.back(), deterministic_start(d));
@@ -254,13 +255,13 @@ TEST(Samplers, LogSnrTimestepsAreEvenInLambda) {
 }
 
 TEST(Samplers, DdimTimestepsAreEvenlySpacedAndUnique) {
-  EXPECT_EQ(ddim_timesteps(1000, 5, "uniform"), (std::vector<int64_t>{0, 250, 500, 749, 999}));
-  auto q = ddim_timesteps(1000, 10, "quadratic");
+  EXPECT_EQ(ddim_timesteps(1000, 5, Spacing::uniform), (std::vector<int64_t>{0, 250, 500, 749, 999}));
+  auto q = ddim_timesteps(1000, 10, Spacing::quadratic);
   EXPECT_EQ(q.front(), 0);
   EXPECT_EQ(q.back(), 999);
   EXPECT_LT(q[1] - q[0], q[9] - q[8]);
-  EXPECT_EQ(ddim_timesteps(10, 10, "uniform").size(), 10u);
-  EXPECT_THROW(ddim_timesteps(10, 11, "uniform"), std::exception);
+  EXPECT_EQ(ddim_timesteps(10, 10, Spacing::uniform).size(), 10u);
+  EXPECT_THROW(ddim_timesteps(10, 11, Spacing::uniform), std::exception);
 }
 
 TEST(Samplers, NoiseDependsOnlyOnEachImagesSeed) {
@@ -290,7 +291,7 @@ class GuidanceTest : public ::testing::Test {
     auto labels = torch::ones({kImages}, torch::kLong);
     auto noise = make_noise(seed);
     return sample_ddim(d_, classifier_free_guidance(model, labels, 2, w), noise, 50, 0.0,
-                       "uniform", false);
+                       Spacing::uniform, false);
   }
   GaussianDiffusion d_;
 };
@@ -298,7 +299,7 @@ class GuidanceTest : public ::testing::Test {
 TEST_F(GuidanceTest, ZeroGuidanceIsTheConditionalSampler) {
   auto guided = sample_class1(0.0, 9);
   auto noise = make_noise(9);
-  auto plain = sample_ddim(d_, gaussian_oracle(d_, 0.5, 0.2), noise, 50, 0.0, "uniform", false);
+  auto plain = sample_ddim(d_, gaussian_oracle(d_, 0.5, 0.2), noise, 50, 0.0, Spacing::uniform, false);
   EXPECT_TRUE(torch::allclose(guided, plain, 1e-4, 1e-4));
   EXPECT_NEAR(guided.mean().item<double>(), 0.5, 5 * 0.2 / std::sqrt(kN) + 1e-3);
 }

@@ -75,7 +75,7 @@ class TrainedSamplers : public ::testing::Test {
     g.n = n;
     g.batch = n;
     g.seed = 1000;
-    g.sampler.sampler = sampler;
+    g.sampler.sampler = parse_choice<Sampler>(sampler, "sampler");
     return generate(model, diffusion, g);
   }
 

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "ddpm/choices.h"
+
 namespace ddpm {
 
 struct ModelConfig {
@@ -23,15 +25,15 @@ struct ModelConfig {
 
 struct DiffusionConfig {
   int64_t timesteps = 1000;
-  std::string schedule = "linear";  // linear | cosine
+  Schedule schedule = Schedule::linear;
   double beta_start = 1e-4;
   double beta_end = 0.02;
   double cosine_s = 0.008;
-  std::string objective = "eps";       // eps | x0 | v : what the network predicts
-  std::string loss = "l2";             // l1 | l2
-  std::string loss_weighting = "none";  // none | min_snr (Hang et al. 2023)
+  Objective objective = Objective::eps;
+  Loss loss = Loss::l2;
+  LossWeighting loss_weighting = LossWeighting::none;
   double min_snr_gamma = 5.0;           // γ of min_snr
-  std::string variance = "fixed_small";  // fixed_small (β̃_t) | fixed_large (β_t)
+  Variance variance = Variance::fixed_small;
 };
 
 struct DataConfig {
@@ -71,12 +73,12 @@ struct TrainConfig {
   int64_t seed = 0;
   int64_t threads = 0;  // 0: all cores
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
-  std::string precision = "fp32";  // fp32 | bf16 (autocast of the network; loss and weights stay fp32)
+  Precision precision = Precision::fp32;
   bool tensorboard = true;  // TensorBoard event file in the run folder
 };
 
 struct SampleConfig {
-  std::string sampler = "ddpm";  // ddpm | ddim | dpmpp2m | heun
+  Sampler sampler = Sampler::ddpm;
   int64_t steps = 0;             // 0: all diffusion timesteps (ddpm) / 50 (ddim)
   double eta = 0.0;
   double churn = 0.0;  // heun: S_churn

@@ -32,11 +32,11 @@ class NoiseStream {
 };
 
 struct SamplerOptions {
-  std::string sampler = "ddpm";     // ddpm | ddim | dpmpp2m
+  Sampler sampler = Sampler::ddpm;
   int64_t steps = 0;                // ddim: steps (0 = 50); dpmpp2m: steps (0 = 20); ddpm: all T
   double eta = 0.0;                 // ddim: 0 deterministic, 1 ≈ ancestral
   double churn = 0.0;               // heun: S_churn (0 deterministic)
-  std::string spacing;  // uniform | quadratic | logsnr; empty: ddim uniform, dpmpp2m logsnr
+  Spacing spacing = Spacing::automatic;  // automatic: ddim uniform, dpmpp2m logsnr
   bool clip_denoised = true;
   Progress progress;
 };
@@ -55,14 +55,14 @@ torch::Tensor ancestral_step(const GaussianDiffusion& diffusion, const Denoiser&
 
 // DDIM (Song et al. 2021, eq. 12) over a subsequence of timesteps.
 torch::Tensor sample_ddim(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
-                          NoiseStream& noise, int64_t steps, double eta, const std::string& spacing,
+                          NoiseStream& noise, int64_t steps, double eta, Spacing spacing,
                           bool clip_denoised, const Progress& progress = {});
 
 // DPM-Solver++(2M) (Lu et al. 2022b): second-order multistep solver of the probability-flow ODE in
 // data prediction, stepping in λ = log(α/σ). One network evaluation per step; the last step is first
 // order and lands on x̂_0. 15–25 steps match DDIM at 50–100.
 torch::Tensor sample_dpmpp_2m(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
-                              NoiseStream& noise, int64_t steps, const std::string& spacing,
+                              NoiseStream& noise, int64_t steps, Spacing spacing,
                               bool clip_denoised, const Progress& progress = {});
 
 // EDM's sampler (Karras et al. 2022, Algorithm 2): Heun's second-order method on the probability-flow
@@ -79,8 +79,6 @@ std::vector<int64_t> karras_timesteps(const GaussianDiffusion& diffusion, int64_
 torch::Tensor run_sampler(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
                           NoiseStream& noise, const SamplerOptions& options);
 
-// The samplers run_sampler knows ("ddpm", "ddim", "dpmpp2m"); throws a one-line Error for others.
-void check_sampler_name(const std::string& name, const std::string& what = "sampler");
 // Network evaluations per image the options imply: T for ddpm, steps (or its default) otherwise.
 int64_t sampler_steps(const SamplerOptions& options, int64_t timesteps);
 // heun: the noise levels the options imply (steps, or 18 as in EDM's CIFAR-10 setting).
@@ -91,7 +89,7 @@ int64_t heun_levels(const SamplerOptions& options, int64_t timesteps);
 // "logsnr", evenly spaced in λ = log(α/σ) (what DPM-Solver needs; uniform t puts its largest λ step
 // last and loses the second order there).
 std::vector<int64_t> sampler_timesteps(const GaussianDiffusion& diffusion, int64_t steps,
-                                       const std::string& spacing);
+                                       Spacing spacing);
 
 // The highest timestep the few-step samplers (ddim, dpmpp2m, heun) start from: the largest t with
 // σ_t = √((1 − ᾱ_t)/ᾱ_t) ≤ 80, EDM's σ_max. Above it an ε-model's x̂0 = (x_t − σ ε̂)/α carries its
@@ -101,7 +99,7 @@ std::vector<int64_t> sampler_timesteps(const GaussianDiffusion& diffusion, int64
 int64_t deterministic_start(const GaussianDiffusion& diffusion);
 
 // The DDIM timestep subsequence, descending order not applied: ascending, unique, within [0, T−1].
-std::vector<int64_t> ddim_timesteps(int64_t T, int64_t steps, const std::string& spacing);
+std::vector<int64_t> ddim_timesteps(int64_t T, int64_t steps, Spacing spacing);
 
 // A conditional model: output for (x_t, t, labels).
 using ConditionalDenoiser = std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&,

@@ -40,9 +40,8 @@ void classifier_section(const cxxopts::ParseResult& args, UNet& model, const Gau
   g.batch = batch;
   g.seed = args["seed"].as<uint64_t>();
   g.sampler = sampler_options(config.sample);
-  if (args.count("sampler")) g.sampler.sampler = args["sampler"].as<std::string>();
+  if (args.count("sampler")) g.sampler.sampler = parse_choice<Sampler>(args["sampler"].as<std::string>(), "--sampler");
   if (args.count("steps")) g.sampler.steps = args["steps"].as<int64_t>();
-  check_sampler_name(g.sampler.sampler, "--sampler");
   const int64_t classes = config.model.num_classes;
   const int64_t wanted = args["num"].as<int64_t>();
   torch::Tensor requested;
@@ -54,14 +53,14 @@ void classifier_section(const cxxopts::ParseResult& args, UNet& model, const Gau
   } else {
     g.n = wanted;
   }
-  std::cerr << "classifier: sampling " << g.n << " images (" << g.sampler.sampler << ")\n";
+  std::cerr << "classifier: sampling " << g.n << " images (" << choice_name(g.sampler.sampler) << ")\n";
   auto samples = generate(model, diffusion, g).cpu();
   auto real = data.images.to(torch::kFloat32).div(127.5).sub(1.0);
   const auto s = classifier_scores(classifier, samples, requested, real,
                                    classes > 0 ? data.labels : torch::Tensor(), batch);
   report["classifier"] = {{"classifier", args["classifier"].as<std::string>()},
                           {"samples", s.samples},
-                          {"sampler", g.sampler.sampler},
+                          {"sampler", choice_name(g.sampler.sampler)},
                           {"steps", sampler_steps(g.sampler, diffusion.timesteps())},
                           {"guidance", g.guidance},
                           {"fid", s.fid},
@@ -71,7 +70,7 @@ void classifier_section(const cxxopts::ParseResult& args, UNet& model, const Gau
                           {"real_class_accuracy", s.real_accuracy},
                           {"confidence", s.confidence}};
   table << "clf FID     " << s.fid << " (real vs real: " << s.fid_floor << ", ratio "
-        << s.fid / std::max(s.fid_floor, 1e-12) << "; " << s.samples << " samples, " << g.sampler.sampler
+        << s.fid / std::max(s.fid_floor, 1e-12) << "; " << s.samples << " samples, " << choice_name(g.sampler.sampler)
         << ", guidance " << g.guidance << ")\n";
   if (s.accuracy >= 0) {
     table << "class acc   " << s.accuracy << " (real images: " << s.real_accuracy << ")\n";
@@ -280,9 +279,8 @@ int command_eval(int argc, char** argv) {
     g.n = args["num"].as<int64_t>();
     g.batch = batch;
     g.seed = args["seed"].as<uint64_t>();
-    g.sampler.sampler = args["sampler"].as<std::string>();
+    g.sampler.sampler = parse_choice<Sampler>(args["sampler"].as<std::string>(), "--sampler");
     g.sampler.steps = args["steps"].as<int64_t>();
-    check_sampler_name(g.sampler.sampler, "--sampler");
     if (g.sampler.steps < 1 || g.sampler.steps > diffusion.timesteps()) {
       throw Error("--steps " + std::to_string(g.sampler.steps) + ": must be in [1, " +
                   std::to_string(diffusion.timesteps()) + "]");
@@ -307,13 +305,13 @@ int command_eval(int argc, char** argv) {
     report["fid"] = {{"fid", fid},
                      {"kid", kid},
                      {"samples", g.n},
-                     {"sampler", g.sampler.sampler},
+                     {"sampler", choice_name(g.sampler.sampler)},
                      {"steps", g.sampler.steps},
                      {"features", args["features"].as<std::string>()},
                      {"feature_dim", sample_features.size(1)},
                      {"reference_images", reference.count},
                      {"kid_subset_size", subset_size}};
-    table << "FID         " << fid << " (" << g.n << " samples, " << g.sampler.sampler << " "
+    table << "FID         " << fid << " (" << g.n << " samples, " << choice_name(g.sampler.sampler) << " "
           << g.sampler.steps << " steps, vs " << reference.count << " reference images)\n"
           << "KID         " << kid << "\n";
   }

@@ -119,7 +119,10 @@ int command_sample(int argc, char** argv) {
   const CheckpointMeta& meta = ckpt.meta();
   // The flags that stand for config keys go through the config's own validation.
   Config config = meta.config;
-  if (args.count("sampler")) config.sample.sampler = args["sampler"].as<std::string>();
+  if (args.count("sampler")) {
+    config.sample.sampler =
+        parse_choice<Sampler>(args["sampler"].as<std::string>(), "--sampler: sample.sampler");
+  }
   if (args.count("steps")) config.sample.steps = args["steps"].as<int64_t>();
   if (args.count("eta")) config.sample.eta = args["eta"].as<double>();
   if (args.count("churn")) config.sample.churn = args["churn"].as<double>();
@@ -140,7 +143,7 @@ int command_sample(int argc, char** argv) {
   g.bf16 = args.count("bf16") > 0;
   g.batch = config.sample.batch;
   g.sampler = sampler_options(config.sample);
-  g.sampler.spacing = args["spacing"].as<std::string>();
+  g.sampler.spacing = parse_choice<Spacing>(args["spacing"].as<std::string>(), "--spacing");
   g.guidance = config.sample.guidance;
   if (args.count("guidance") && config.model.num_classes == 0) {
     throw Error("--guidance needs a class-conditional model (this checkpoint has model.num_classes = 0)");
@@ -199,7 +202,7 @@ int command_sample(int argc, char** argv) {
   PngText text = {{"ddpm:checkpoint", ckpt_path},
                   {"ddpm:step", std::to_string(meta.step)},
                   {"ddpm:weights", weights},
-                  {"ddpm:sampler", g.sampler.sampler},
+                  {"ddpm:sampler", choice_name(g.sampler.sampler)},
                   {"ddpm:steps", std::to_string(sampler_steps(g.sampler, config.diffusion.timesteps))},
                   {"ddpm:eta", std::to_string(g.sampler.eta)},
                   {"ddpm:seed", std::to_string(g.seed)},
@@ -223,7 +226,7 @@ int command_sample(int argc, char** argv) {
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "wrote " << out.string() << " (" << g.n << " images, step " << meta.step << ", "
-            << g.sampler.sampler << ", " << std::fixed << std::setprecision(1) << seconds << " s)\n";
+            << choice_name(g.sampler.sampler) << ", " << std::fixed << std::setprecision(1) << seconds << " s)\n";
   return 0;
 }
 
