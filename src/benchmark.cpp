@@ -13,6 +13,7 @@
 
 #include "ddpm/compat.h"
 #include "ddpm/diffusion.h"
+#include "ddpm/data.h"
 #include "ddpm/error.h"
 #include "ddpm/runtime.h"
 #include "ddpm/samplers.h"
@@ -119,10 +120,8 @@ BenchReport run_benchmark(const Config& config, const BenchOptions& options, std
   const auto& mc = cfg.model;
 
   torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
-  UNet model(mc), shadow(mc);
-  model->to(device);
-  shadow->to(device);
-  shadow->eval();
+  TrainState state(cfg, device);
+  UNet& model = state.model;
   GaussianDiffusion diffusion(cfg.diffusion);
   diffusion.to(device);
 
@@ -150,11 +149,11 @@ BenchReport run_benchmark(const Config& config, const BenchOptions& options, std
   for (const auto& what : options.what) {
     if (what == "train") {
       log << "bench: training steps, batch " << B << " ..." << std::flush;
-      TrainStep step(cfg, model, shadow, diffusion, device);
+      TrainStep step(cfg, state, diffusion, device);
       model->train();
       int64_t n = 0;
       auto run = time_steps("train", B, options, device, [&] {
-        auto x0 = images.to(torch::kFloat32).div_(127.5).sub_(1.0);
+        auto x0 = to_model_range(images);
         step.accumulate(x0, labels);
         step.apply(n++);
       });
@@ -169,12 +168,12 @@ BenchReport run_benchmark(const Config& config, const BenchOptions& options, std
       for (int64_t i = 0; i < SB; ++i) seeds.push_back(static_cast<uint64_t>(i));
       NoiseStream noise(seeds, {mc.in_channels, mc.image_size, mc.image_size}, device);
       auto sample_labels = mc.num_classes > 0
-                               ? torch::full({SB}, shadow->null_class(),
+                               ? torch::full({SB}, state.shadow->null_class(),
                                              torch::TensorOptions().dtype(torch::kLong).device(device))
                                : torch::Tensor();
       Denoiser denoiser = [&](const torch::Tensor& x, const torch::Tensor& t) {
         compat::AutocastScope autocast(device, options.bf16);
-        return shadow->forward(x, t, sample_labels).to(torch::kFloat32);
+        return state.shadow->forward(x, t, sample_labels).to(torch::kFloat32);
       };
       auto x = noise.next();
       const int64_t t = diffusion.timesteps() / 2;  // every step costs the same; mid-range t

@@ -189,6 +189,10 @@ Dataset load_image_folder(const std::string& folder, const DataOptions& options,
   return data;
 }
 
+torch::Tensor to_model_range(const torch::Tensor& images) {
+  return images.to(torch::kFloat32, /*non_blocking=*/false, /*copy=*/true).div_(127.5).sub_(1.0);
+}
+
 BatchSampler::BatchSampler(const Dataset& data, bool random_flip, DataPosition position)
     : data_(data), random_flip_(random_flip), position_(position) {
   start_epoch();
@@ -221,7 +225,7 @@ BatchSampler::Batch BatchSampler::next(int64_t batch_size) {
     indices.push_back(order_[position_.index++]);
   }
   auto idx = torch::from_blob(indices.data(), {batch_size}, torch::kLong).clone();
-  auto images = data_.images.index_select(0, idx).to(torch::kFloat32).div_(127.5).sub_(1.0);
+  auto images = to_model_range(data_.images.index_select(0, idx));
   if (!flip_rows.empty()) {
     auto rows = torch::from_blob(flip_rows.data(), {static_cast<int64_t>(flip_rows.size())},
                                  torch::kLong).clone();

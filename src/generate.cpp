@@ -9,6 +9,11 @@
 
 namespace ddpm {
 
+void draw_per_class(GenerateOptions& options, int64_t per_class, int64_t classes) {
+  options.per_class = per_class;
+  options.n = per_class * classes;
+}
+
 int64_t grid_columns(const GenerateOptions& options) {
   if (options.per_class > 0) return options.per_class;
   return static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(options.n))));

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "ddpm/config.h"
-#include "ddpm/data.h"
+#include "ddpm/data_position.h"
 
 namespace ddpm {
 

@@ -9,5 +9,7 @@ namespace ddpm {
 void add_config_options(cxxopts::Options& options);
 // Loads --config, applies every --set in order, validates.
 Config config_from_args(const cxxopts::ParseResult& args);
+// Applies every --set to `config` in order, validates.
+Config with_overrides(Config config, const cxxopts::ParseResult& args);
 
 }  // namespace ddpm

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "ddpm/data_position.h"
+
 namespace ddpm {
 
 struct Dataset {
@@ -30,15 +32,11 @@ struct DataOptions {
 // missing or empty folder, or one where nothing decodes, is an error.
 Dataset load_image_folder(const std::string& folder, const DataOptions& options, std::ostream& log);
 
+// uint8 images [N, C, H, W] as the model sees them: float32 in [-1, 1].
+torch::Tensor to_model_range(const torch::Tensor& images);
+
 // True for the extensions stb decodes.
 bool is_image_file(const std::string& path);
-
-// Where a run is in its pass over the data; saved in checkpoints for exact resume.
-struct DataPosition {
-  int64_t epoch = 0;
-  int64_t index = 0;  // next position inside the epoch's permutation
-  int64_t seed = 0;
-};
 
 // Yields batches in a per-epoch random order (permutation and flips a pure function of seed and
 // epoch), so a run resumed from a DataPosition sees exactly the batches it would have seen.

@@ -2,6 +2,7 @@
 // periodic atomic checkpoints, preview grids, exact resume and clean stops on SIGINT/SIGTERM.
 #pragma once
 #include <iosfwd>
+#include <set>
 #include <string>
 
 #include "ddpm/config.h"
@@ -11,6 +12,9 @@ namespace ddpm {
 struct TrainOptions {
   bool resume = false;
   std::string resume_from;  // empty: <run>/last.pt
+  bool terminal = false;    // `log` is a terminal: the progress line rewrites itself in place
+  // Fault injection for the reliability tests: each listed step's loss is made NaN once per listing.
+  std::multiset<int64_t> nonfinite_steps;
 };
 
 struct TrainResult {

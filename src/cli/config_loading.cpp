@@ -9,7 +9,10 @@ void add_config_options(cxxopts::Options& options) {
 }
 
 Config config_from_args(const cxxopts::ParseResult& args) {
-  Config config = load_config(args["config"].as<std::string>());
+  return with_overrides(load_config(args["config"].as<std::string>()), args);
+}
+
+Config with_overrides(Config config, const cxxopts::ParseResult& args) {
   if (args.count("set")) {
     for (const auto& assignment : args["set"].as<std::vector<std::string>>()) {
       apply_override(config, assignment);

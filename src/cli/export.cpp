@@ -2,6 +2,7 @@
 
 #include "ddpm/atomic_file.h"
 #include "ddpm/checkpoint.h"
+#include "ddpm/inference.h"
 #include "ddpm/commands.h"
 #include "ddpm/safetensors.h"
 #include "ddpm/unet.h"
@@ -22,11 +23,10 @@ int command_export(int argc, char** argv) {
   }
   const std::string path = args["ckpt"].as<std::string>(), out = args["out"].as<std::string>();
   const Checkpoint ckpt = Checkpoint::open(path);
-  const std::string part = args.count("raw") ? "model" : "ema";
-  UNet model(ckpt.meta().config.model);
-  ckpt.load_module(part, *model, torch::kCPU);
+  const Weights weights = args.count("raw") ? Weights::raw : Weights::ema;
+  const std::string part = weights_part(weights);
   SafeTensors file;
-  file.tensors = module_tensors(*model);
+  file.tensors = module_tensors(*load_for_inference(ckpt, weights, torch::kCPU).model);
   file.metadata = {{"format", "pt"},
                    {"ddpm:config", config_to_string(ckpt.meta().config)},
                    {"ddpm:step", std::to_string(ckpt.meta().step)},

@@ -13,6 +13,7 @@
 #include "ddpm/error.h"
 #include "ddpm/generate.h"
 #include "ddpm/image_io.h"
+#include "ddpm/inference.h"
 #include "ddpm/progress.h"
 
 namespace ddpm {
@@ -154,12 +155,11 @@ int command_sample(int argc, char** argv) {
       throw Error("--per-class needs a class-conditional model (this checkpoint has model.num_classes = 0)");
     }
     if (args.count("class")) throw Error("--per-class and --class exclude each other");
-    g.per_class = bounded<int64_t>(args, "per-class", 1, 1000);
-    g.n = g.per_class * config.model.num_classes;
+    draw_per_class(g, bounded<int64_t>(args, "per-class", 1, 1000), config.model.num_classes);
   }
   const int64_t nrow = args.count("nrow") ? bounded<int64_t>(args, "nrow", 1, g.n) : grid_columns(g);
   check_grid_size(g.n, nrow, config.model.image_size);
-  const std::string weights = args.count("raw") ? "model" : "ema";
+  const Weights weights = args.count("raw") ? Weights::raw : Weights::ema;
 
   const fs::path out = args.count("out") ? fs::path(args["out"].as<std::string>())
                                          : fs::path(ckpt_path).parent_path() / "samples.png";
@@ -173,11 +173,7 @@ int command_sample(int argc, char** argv) {
   }
 
   const torch::Device device = start_runtime(config);
-  UNet model(config.model);
-  model->to(device);
-  ckpt.load_module(weights, *model, device);
-  GaussianDiffusion diffusion(config.diffusion);
-  diffusion.to(device);
+  InferenceModel m = load_for_inference(ckpt, weights, device);
 
   const auto start = std::chrono::steady_clock::now();
   ProgressLine progress(std::cerr, stderr_is_terminal());
@@ -196,12 +192,12 @@ int command_sample(int argc, char** argv) {
          << images / std::max(seconds, 1e-9) << " img/s";
     progress.update(line.str());
   };
-  auto images = generate(model, diffusion, g);  // [n, C, H, W]
+  auto images = generate(m.model, m.diffusion, g);  // [n, C, H, W]
   progress.end();
 
   PngText text = {{"ddpm:checkpoint", ckpt_path},
                   {"ddpm:step", std::to_string(meta.step)},
-                  {"ddpm:weights", weights},
+                  {"ddpm:weights", weights_part(weights)},
                   {"ddpm:sampler", choice_name(g.sampler.sampler)},
                   {"ddpm:steps", std::to_string(sampler_steps(g.sampler, config.diffusion.timesteps))},
                   {"ddpm:eta", std::to_string(g.sampler.eta)},
