@@ -102,6 +102,94 @@ BenchRun time_steps(const std::string& what, int64_t batch, const BenchOptions& 
   return run;
 }
 
+// What every run shares: the settings, model, diffusion and the report's header.
+struct Bench {
+  Bench(const Config& config, const BenchOptions& options)
+      : cfg(bench_config(config, options)),
+        options(options),
+        device(options.device),
+        state(seeded(cfg), device),
+        diffusion(cfg.diffusion) {
+    diffusion.to(device);
+  }
+  // The model starts from the config's seed, as in training.
+  static const Config& seeded(const Config& cfg) {
+    torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
+    return cfg;
+  }
+  static Config bench_config(Config cfg, const BenchOptions& options) {
+    if (options.batch > 0) cfg.train.batch_size = options.batch;
+    cfg.train.grad_accum = 1;
+    if (options.bf16) cfg.train.precision = Precision::bf16;
+    return cfg;
+  }
+  Config cfg;
+  const BenchOptions& options;
+  torch::Device device;
+  TrainState state;
+  GaussianDiffusion diffusion;
+};
+
+BenchReport report_header(Bench& b) {
+  BenchReport report;
+  UNet& model = b.state.model;
+  report.config_name = b.cfg.name;
+  report.parameters = count_parameters(*model);
+  report.forward_gflops_per_image = model->forward_flops() / 1e9;
+  report.device = describe_device(b.device);
+  report.threads = at::get_num_threads();
+  report.torch_version = compat::version_string();
+  report.build = std::string(at::hasMKLDNN() ? "oneDNN" : "no oneDNN") +
+                 (at::hasOpenMP() ? ", OpenMP" : "") + (at::hasCUDA() ? ", CUDA" : ", CPU only");
+  report.machine = cpu_model() + ", " + std::to_string(std::thread::hardware_concurrency()) + " cores";
+#if DDPM_WITH_CUDA
+  if (b.device.is_cuda()) report.machine += ", GPU " + describe_device(b.device);
+#endif
+  report.bf16 = b.options.bf16;
+  return report;
+}
+
+// Training steps on images held as the trainer holds them: uint8 in memory, converted per batch.
+BenchRun bench_train(Bench& b, double forward_gflops) {
+  const auto& mc = b.cfg.model;
+  const int64_t B = b.cfg.train.batch_size;
+  auto images = torch::randint(0, 256, {B, mc.in_channels, mc.image_size, mc.image_size}, torch::kUInt8);
+  auto labels = mc.num_classes > 0 ? torch::randint(0, mc.num_classes, {B}, torch::kLong) : torch::Tensor();
+  TrainStep step(b.cfg, b.state, b.diffusion, b.device);
+  b.state.model->train();
+  int64_t n = 0;
+  auto run = time_steps("train", B, b.options, b.device, [&] {
+    step.accumulate(to_model_range(images), labels);
+    step.apply(n++);
+  });
+  // Backward costs two products per forward one: 3× the forward FLOPs per training image.
+  run.gflops_per_sec = 3.0 * forward_gflops * run.images_per_sec;
+  return run;
+}
+
+// Ancestral steps at a mid-range t (every step costs the same) with the EMA network.
+BenchRun bench_sample(Bench& b, int64_t SB, double forward_gflops) {
+  const auto& mc = b.cfg.model;
+  c10::InferenceMode inference;
+  std::vector<uint64_t> seeds;
+  for (int64_t i = 0; i < SB; ++i) seeds.push_back(static_cast<uint64_t>(i));
+  NoiseStream noise(seeds, {mc.in_channels, mc.image_size, mc.image_size}, b.device);
+  auto labels = mc.num_classes > 0 ? torch::full({SB}, b.state.shadow->null_class(),
+                                                 torch::TensorOptions().dtype(torch::kLong).device(b.device))
+                                   : torch::Tensor();
+  Denoiser denoiser = [&](const torch::Tensor& x, const torch::Tensor& t) {
+    compat::AutocastScope autocast(b.device, b.options.bf16);
+    return b.state.shadow->forward(x, t, labels).to(torch::kFloat32);
+  };
+  auto x = noise.next();
+  const int64_t t = b.diffusion.timesteps() / 2;
+  auto run = time_steps("sample", SB, b.options, b.device, [&] {
+    x = ancestral_step(b.diffusion, denoiser, x, t, noise, b.cfg.sample.clip_denoised);
+  });
+  run.gflops_per_sec = forward_gflops * run.images_per_sec;
+  return run;
+}
+
 }  // namespace
 
 BenchReport run_benchmark(const Config& config, const BenchOptions& options, std::ostream& log) {
@@ -110,82 +198,21 @@ BenchReport run_benchmark(const Config& config, const BenchOptions& options, std
       options.what.empty()) {
     throw Error("benchmark: warmup >= 0, repeats >= 1, batches >= 0 and at least one part needed");
   }
-  const torch::Device device = options.device;
-  Config cfg = config;
-  if (options.batch > 0) cfg.train.batch_size = options.batch;
-  cfg.train.grad_accum = 1;
-  if (options.bf16) cfg.train.precision = Precision::bf16;
-  const int64_t B = cfg.train.batch_size;
+  Bench bench(config, options);
+  BenchReport report = report_header(bench);
+  const int64_t B = bench.cfg.train.batch_size;
   const int64_t SB = options.sample_batch > 0 ? options.sample_batch : B;
-  const auto& mc = cfg.model;
-
-  torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
-  TrainState state(cfg, device);
-  UNet& model = state.model;
-  GaussianDiffusion diffusion(cfg.diffusion);
-  diffusion.to(device);
-
-  BenchReport report;
-  report.config_name = cfg.name;
-  report.parameters = count_parameters(*model);
-  report.forward_gflops_per_image = model->forward_flops() / 1e9;
-  report.device = describe_device(device);
-  report.threads = at::get_num_threads();
-  report.torch_version = compat::version_string();
-  report.build = std::string(at::hasMKLDNN() ? "oneDNN" : "no oneDNN") +
-                 (at::hasOpenMP() ? ", OpenMP" : "") + (at::hasCUDA() ? ", CUDA" : ", CPU only");
-  report.machine = cpu_model() + ", " + std::to_string(std::thread::hardware_concurrency()) + " cores";
-#if DDPM_WITH_CUDA
-  if (device.is_cuda()) report.machine += ", GPU " + describe_device(device);
-#endif
-  report.bf16 = options.bf16;
-
-  // Images as the trainer holds them: uint8 in memory, converted per batch.
-  auto images = torch::randint(0, 256, {B, mc.in_channels, mc.image_size, mc.image_size},
-                               torch::kUInt8);
-  auto labels = mc.num_classes > 0 ? torch::randint(0, mc.num_classes, {B}, torch::kLong)
-                                   : torch::Tensor();
-
   for (const auto& what : options.what) {
     if (what == "train") {
       log << "bench: training steps, batch " << B << " ..." << std::flush;
-      TrainStep step(cfg, state, diffusion, device);
-      model->train();
-      int64_t n = 0;
-      auto run = time_steps("train", B, options, device, [&] {
-        auto x0 = to_model_range(images);
-        step.accumulate(x0, labels);
-        step.apply(n++);
-      });
-      // Backward costs two products per forward one: 3× the forward FLOPs per training image.
-      run.gflops_per_sec = 3.0 * report.forward_gflops_per_image * run.images_per_sec;
-      log << " done\n";
-      report.runs.push_back(std::move(run));
+      report.runs.push_back(bench_train(bench, report.forward_gflops_per_image));
     } else if (what == "sample") {
       log << "bench: sampling steps, batch " << SB << " ..." << std::flush;
-      c10::InferenceMode inference;
-      std::vector<uint64_t> seeds;
-      for (int64_t i = 0; i < SB; ++i) seeds.push_back(static_cast<uint64_t>(i));
-      NoiseStream noise(seeds, {mc.in_channels, mc.image_size, mc.image_size}, device);
-      auto sample_labels = mc.num_classes > 0
-                               ? torch::full({SB}, state.shadow->null_class(),
-                                             torch::TensorOptions().dtype(torch::kLong).device(device))
-                               : torch::Tensor();
-      Denoiser denoiser = [&](const torch::Tensor& x, const torch::Tensor& t) {
-        compat::AutocastScope autocast(device, options.bf16);
-        return state.shadow->forward(x, t, sample_labels).to(torch::kFloat32);
-      };
-      auto x = noise.next();
-      const int64_t t = diffusion.timesteps() / 2;  // every step costs the same; mid-range t
-      auto run = time_steps("sample", SB, options, device, [&] {
-        x = ancestral_step(diffusion, denoiser, x, t, noise, cfg.sample.clip_denoised);
-      });
-      run.gflops_per_sec = report.forward_gflops_per_image * run.images_per_sec;
-      log << " done\n";
-      report.runs.push_back(std::move(run));
+      report.runs.push_back(bench_sample(bench, SB, report.forward_gflops_per_image));
     } else {
       throw Error("benchmark: unknown part '" + what + "' (expected train or sample)");
     }
+    log << " done\n";
   }
   return report;
 }

@@ -1,3 +1,4 @@
+#include "ddpm/crc.h"
 #include "ddpm/checkpoint.h"
 
 #include <ATen/Context.h>

@@ -1,3 +1,4 @@
+#include "ddpm/crc.h"
 #include "ddpm/data.h"
 
 #include <algorithm>
@@ -108,56 +109,50 @@ bool is_image_file(const std::string& path) {
   return std::any_of(std::begin(exts), std::end(exts), [&](const char* e) { return ext == e; });
 }
 
-Dataset load_image_folder(const std::string& folder, const DataOptions& options,
-                          std::ostream& log) {
-  const std::string& key = options.key;
-  std::error_code ec;
-  if (!fs::exists(folder, ec)) {
-    throw Error(key + " " + folder + ": the folder does not exist (for the built-in sets run "
-                "'ddpm data emoji' or 'ddpm data fashion-mnist')");
-  }
-  if (!fs::is_directory(folder, ec)) throw Error(key + " " + folder + ": is not a folder");
+namespace {
 
-  std::vector<std::string> class_names;
-  if (options.with_classes) {
-    for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
-      std::error_code dir_ec;
-      if (it->is_directory(dir_ec) && it->path().filename().string()[0] != '.') {
-        class_names.push_back(it->path().filename().string());
-      }
-    }
-    if (ec) throw Error(key + " " + folder + ": cannot list the folder (" + ec.message() + ")");
-    std::sort(class_names.begin(), class_names.end());
-    if (class_names.empty()) {
-      throw Error(key + " " + folder + ": has no class subfolders, but model.num_classes > 0; "
-                  "put each class's images in its own subfolder");
+// The class subfolders of `folder`, sorted (hidden ones left out).
+std::vector<std::string> class_folders(const std::string& folder, const std::string& key) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code dir_ec;
+    if (it->is_directory(dir_ec) && it->path().filename().string()[0] != '.') {
+      names.push_back(it->path().filename().string());
     }
   }
+  if (ec) throw Error(key + " " + folder + ": cannot list the folder (" + ec.message() + ")");
+  std::sort(names.begin(), names.end());
+  if (names.empty()) {
+    throw Error(key + " " + folder + ": has no class subfolders, but model.num_classes > 0; "
+                "put each class's images in its own subfolder");
+  }
+  return names;
+}
+
+// The image files under `folder` (class i's from its subfolder), sorted by path.
+std::vector<FileEntry> list_images(const std::string& folder, const std::vector<std::string>& classes,
+                                   const DataOptions& options, std::ostream& log) {
   std::vector<FileEntry> files;
   if (options.with_classes) {
-    for (size_t i = 0; i < class_names.size(); ++i) {
-      scan_folder(fs::path(folder) / class_names[i], static_cast<int64_t>(i), files, key, log);
+    for (size_t i = 0; i < classes.size(); ++i) {
+      scan_folder(fs::path(folder) / classes[i], static_cast<int64_t>(i), files, options.key, log);
     }
   } else {
-    scan_folder(folder, 0, files, key, log);
+    scan_folder(folder, 0, files, options.key, log);
   }
   std::sort(files.begin(), files.end(),
             [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
   if (files.empty()) {
-    throw Error(key + " " + folder + ": contains no image files (png, jpg, bmp, tga, gif, ...)");
+    throw Error(options.key + " " + folder +
+                ": contains no image files (png, jpg, bmp, tga, gif, ...)");
   }
+  return files;
+}
 
-  const CacheExpectation expect{listing_key(files, options, folder), options.channels,
-                                options.image_size, class_names,
-                                static_cast<int64_t>(files.size())};
-  const std::string cache = cache_path(folder, options);
-  if (options.disk_cache) {
-    if (auto cached = read_data_cache(cache, expect, log)) {
-      log << "data: " << cached->size() << " images from cache " << cache << "\n";
-      return *cached;
-    }
-  }
-
+// Decodes every file (skipping, with a warning, those that fail) into uint8 [N, C, S, S].
+Dataset decode_images(const std::string& folder, const std::vector<FileEntry>& files,
+                      const DataOptions& options, std::ostream& log) {
   const int64_t S = options.image_size, C = options.channels;
   std::vector<uint8_t> pixels;
   std::vector<int64_t> labels;
@@ -173,7 +168,7 @@ Dataset load_image_folder(const std::string& folder, const DataOptions& options,
     }
   }
   if (labels.empty()) {
-    throw Error(key + " " + folder + ": none of its " + std::to_string(files.size()) +
+    throw Error(options.key + " " + folder + ": none of its " + std::to_string(files.size()) +
                 " image files could be decoded");
   }
   if (skipped > 0) log << "warning: " << skipped << " of " << files.size() << " files skipped\n";
@@ -181,10 +176,38 @@ Dataset load_image_folder(const std::string& folder, const DataOptions& options,
   Dataset data;
   data.images = torch::from_blob(pixels.data(), {n, C, S, S}, torch::kUInt8).clone();
   data.labels = torch::from_blob(labels.data(), {n}, torch::kLong).clone();
-  data.class_names = class_names;
   data.skipped = skipped;
   log << "data: " << n << " images from " << folder << " (" << S << "x" << S << ", " << C
       << " channels)\n";
+  return data;
+}
+
+}  // namespace
+
+Dataset load_image_folder(const std::string& folder, const DataOptions& options,
+                          std::ostream& log) {
+  const std::string& key = options.key;
+  std::error_code ec;
+  if (!fs::exists(folder, ec)) {
+    throw Error(key + " " + folder + ": the folder does not exist (for the built-in sets run "
+                "'ddpm data emoji' or 'ddpm data fashion-mnist')");
+  }
+  if (!fs::is_directory(folder, ec)) throw Error(key + " " + folder + ": is not a folder");
+  std::vector<std::string> class_names;
+  if (options.with_classes) class_names = class_folders(folder, key);
+  const auto files = list_images(folder, class_names, options, log);
+  const CacheExpectation expect{listing_key(files, options, folder), options.channels,
+                                options.image_size, class_names,
+                                static_cast<int64_t>(files.size())};
+  const std::string cache = cache_path(folder, options);
+  if (options.disk_cache) {
+    if (auto cached = read_data_cache(cache, expect, log)) {
+      log << "data: " << cached->size() << " images from cache " << cache << "\n";
+      return *cached;
+    }
+  }
+  Dataset data = decode_images(folder, files, options, log);
+  data.class_names = class_names;
   if (options.disk_cache) write_cache(cache, expect.key, data, log);
   return data;
 }

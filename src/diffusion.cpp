@@ -4,6 +4,10 @@
 
 namespace ddpm {
 
+torch::Tensor timestep_batch(int64_t t, const torch::Tensor& like) {
+  return torch::full({like.size(0)}, t, torch::TensorOptions().dtype(torch::kLong).device(like.device()));
+}
+
 GaussianDiffusion::GaussianDiffusion(const DiffusionConfig& config)
     : config_(config), table64_(make_schedule_table(make_betas(config))) {
   to(torch::kCPU);

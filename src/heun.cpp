@@ -51,7 +51,7 @@ torch::Tensor sample_heun(const GaussianDiffusion& diffusion, const Denoiser& de
   const int64_t top = ts.front();
   // D(x̃; σ_t): the denoised image for x̃ = x_t/√ᾱ_t, from the model at x_t = x̃/√(1 + σ_t²).
   auto denoised = [&](const torch::Tensor& xv, int64_t t) {
-    auto tt = torch::full({xv.size(0)}, t, torch::TensorOptions().dtype(torch::kLong).device(xv.device()));
+    auto tt = timestep_batch(t, xv);
     auto xt = xv / std::sqrt(1.0 + sigmas[t] * sigmas[t]);
     auto x0 = diffusion.denoise(denoiser(xt, tt), xt, tt).x0;
     return clip_denoised ? x0.clamp(-1.0, 1.0) : x0;

@@ -1,5 +1,7 @@
 #include "ddpm/image_io.h"
 
+#include "ddpm/crc.h"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -102,21 +104,6 @@ Image resize_center_crop(const Image& src, int size, const std::string& name) {
     }
   }
   return center_crop(resized, size, size);
-}
-
-uint32_t crc32(const uint8_t* data, size_t size, uint32_t crc) {
-  static const std::array<uint32_t, 256> table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  crc = ~crc;
-  for (size_t i = 0; i < size; ++i) crc = table[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
-  return ~crc;
 }
 
 namespace {

@@ -51,9 +51,7 @@ BoundTerms variational_bound(const GaussianDiffusion& diffusion, const Denoiser&
   const int64_t B = x0.size(0);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(noise_seed);
   auto draw = [&] { return torch::randn(x0.sizes(), gen, torch::kFloat32).to(x0.device()); };
-  auto t_batch = [&](int64_t t) {
-    return torch::full({B}, t, torch::TensorOptions().dtype(torch::kLong).device(x0.device()));
-  };
+  auto t_batch = [&](int64_t t) { return timestep_batch(t, x0); };
   BoundTerms out;
   // L_T = KL(q(x_T | x0) ‖ N(0, I)).
   auto q_T = diffusion.q_mean_variance(x0, t_batch(T - 1));

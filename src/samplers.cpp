@@ -22,12 +22,6 @@ torch::Tensor NoiseStream::next() {
   return torch::stack(draws).to(device_, /*non_blocking=*/true);  // [B, C, H, W]
 }
 
-namespace {
-torch::Tensor timestep_batch(int64_t t, const torch::Tensor& like) {
-  return torch::full({like.size(0)}, t, torch::TensorOptions().dtype(torch::kLong).device(like.device()));
-}
-}  // namespace
-
 torch::Tensor sample_ddpm(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
                           NoiseStream& noise, bool clip_denoised, const Progress& progress) {
   const int64_t T = diffusion.timesteps();

@@ -60,21 +60,6 @@ std::vector<uint8_t> event_with_value(double wall_time, int64_t step, const std:
 
 }  // namespace
 
-uint32_t crc32c(const uint8_t* data, size_t size) {
-  static const std::array<uint32_t, 256> table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0x82F63B78u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  uint32_t crc = 0xFFFFFFFFu;
-  for (size_t i = 0; i < size; ++i) crc = table[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
-  return ~crc;
-}
-
 uint32_t masked_crc32c(const uint8_t* data, size_t size) {
   const uint32_t crc = crc32c(data, size);
   return ((crc >> 15) | (crc << 17)) + 0xA282EAD8u;

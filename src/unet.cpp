@@ -24,92 +24,96 @@ double attention_flops(int64_t c, int64_t r) {
 }
 }  // namespace
 
-UNetImpl::UNetImpl(const ModelConfig& config) : config_(config) {
-  const int64_t ch = config.base_channels;
-  const int64_t temb_dim = 4 * ch;
-  const int64_t groups = config.num_groups;
-  const auto& mults = config.channel_mults;
-  const int64_t levels = static_cast<int64_t>(mults.size());
-  auto has_attention = [&](int64_t resolution) {
-    const auto& r = config.attention_resolutions;
-    return std::find(r.begin(), r.end(), resolution) != r.end();
-  };
-  auto name = [](const char* path, int64_t level, const char* kind, int64_t index) {
-    return std::string(path) + std::to_string(level) + "_" + kind +
-           (index >= 0 ? "_" + std::to_string(index) : "");
-  };
+namespace {
 
-  time_embed_ = register_module("time_embed", TimeEmbedding(ch, temb_dim));
-  flops_ = 2.0 * (ch * temb_dim + temb_dim * temb_dim);
+std::string block_name(const char* path, int64_t level, const char* kind, int64_t index) {
+  return std::string(path) + std::to_string(level) + "_" + kind +
+         (index >= 0 ? "_" + std::to_string(index) : "");
+}
+
+}  // namespace
+
+UNetImpl::UNetImpl(const ModelConfig& config) : config_(config), temb_dim_(4 * config.base_channels) {
+  const int64_t ch = config.base_channels;
+  time_embed_ = register_module("time_embed", TimeEmbedding(ch, temb_dim_));
+  flops_ = 2.0 * (ch * temb_dim_ + temb_dim_ * temb_dim_);
   if (config.num_classes > 0) {
     // One extra row: the "null" class used for classifier-free guidance.
     class_embed_ = register_module(
-        "class_embed", nn::Embedding(nn::EmbeddingOptions(config.num_classes + 1, temb_dim)));
+        "class_embed", nn::Embedding(nn::EmbeddingOptions(config.num_classes + 1, temb_dim_)));
   }
   conv_in_ = register_module("conv_in", conv3x3(config.in_channels, ch));
   flops_ += conv_flops(config.in_channels, ch, 3, config.image_size);
+  Cursor at{ch, config.image_size, {ch}};
+  build_down(at);
+  build_middle(at);
+  build_up(at);
+  norm_out_ = register_module("norm_out", nn::GroupNorm(nn::GroupNormOptions(config.num_groups, at.channels)));
+  conv_out_ = register_module("conv_out", conv3x3(at.channels, config.in_channels));
+  flops_ += conv_flops(at.channels, config.in_channels, 3, at.resolution);
+  zero_init(conv_out_);
+}
 
-  // Down path: the channel count of every tensor pushed onto the skip stack, in push order.
-  std::vector<int64_t> skip_channels = {ch};
-  int64_t cur = ch, resolution = config.image_size;
+void UNetImpl::add_block(Level& level, Cursor& at, int64_t in, int64_t out, const std::string& name) {
+  const auto& c = config_;
+  level.res.push_back(register_module(name + "_res_" + std::to_string(level.res.size()),
+                                      ResBlock(in, out, temb_dim_, c.dropout, c.num_groups)));
+  flops_ += res_block_flops(in, out, temb_dim_, at.resolution);
+  at.channels = out;
+  const auto& r = c.attention_resolutions;
+  const bool attention = std::find(r.begin(), r.end(), at.resolution) != r.end();
+  if (attention) flops_ += attention_flops(out, at.resolution);
+  level.attn.push_back(attention ? register_module(name + "_attn_" + std::to_string(level.attn.size()),
+                                                   AttentionBlock(out, c.num_heads, c.num_groups))
+                                 : AttentionBlock(nullptr));
+}
+
+// Down path: num_res_blocks blocks per level, each output pushed onto the skip stack, then a
+// downsampling (whose output is pushed too) below every level but the last.
+void UNetImpl::build_down(Cursor& at) {
+  const int64_t levels = static_cast<int64_t>(config_.channel_mults.size());
   for (int64_t i = 0; i < levels; ++i) {
     Level level;
-    const int64_t out = ch * mults[i];
-    for (int64_t j = 0; j < config.num_res_blocks; ++j) {
-      level.res.push_back(register_module(name("down", i, "res", j),
-                                          ResBlock(cur, out, temb_dim, config.dropout, groups)));
-      flops_ += res_block_flops(cur, out, temb_dim, resolution);
-      cur = out;
-      if (has_attention(resolution)) flops_ += attention_flops(cur, resolution);
-      level.attn.push_back(has_attention(resolution)
-                               ? register_module(name("down", i, "attn", j),
-                                                 AttentionBlock(cur, config.num_heads, groups))
-                               : AttentionBlock(nullptr));
-      skip_channels.push_back(cur);
+    const std::string name = "down" + std::to_string(i);
+    for (int64_t j = 0; j < config_.num_res_blocks; ++j) {
+      add_block(level, at, at.channels, config_.base_channels * config_.channel_mults[i], name);
+      at.skips.push_back(at.channels);
     }
     if (i + 1 < levels) {
-      level.down = register_module(name("down", i, "downsample", -1), Downsample(cur));
-      skip_channels.push_back(cur);
-      resolution /= 2;
-      flops_ += conv_flops(cur, cur, 3, resolution);
+      level.down = register_module(block_name("down", i, "downsample", -1), Downsample(at.channels));
+      at.skips.push_back(at.channels);
+      at.resolution /= 2;
+      flops_ += conv_flops(at.channels, at.channels, 3, at.resolution);
     }
     down_levels_.push_back(std::move(level));
   }
+}
 
-  mid_res1_ = register_module("mid_res1", ResBlock(cur, cur, temb_dim, config.dropout, groups));
-  mid_attn_ = register_module("mid_attn", AttentionBlock(cur, config.num_heads, groups));
-  mid_res2_ = register_module("mid_res2", ResBlock(cur, cur, temb_dim, config.dropout, groups));
-  flops_ += 2 * res_block_flops(cur, cur, temb_dim, resolution) + attention_flops(cur, resolution);
+void UNetImpl::build_middle(const Cursor& at) {
+  const int64_t c = at.channels, groups = config_.num_groups;
+  mid_res1_ = register_module("mid_res1", ResBlock(c, c, temb_dim_, config_.dropout, groups));
+  mid_attn_ = register_module("mid_attn", AttentionBlock(c, config_.num_heads, groups));
+  mid_res2_ = register_module("mid_res2", ResBlock(c, c, temb_dim_, config_.dropout, groups));
+  flops_ += 2 * res_block_flops(c, c, temb_dim_, at.resolution) + attention_flops(c, at.resolution);
+}
 
-  // Up path: one more res block per level than on the way down, each consuming one skip.
-  for (int64_t i = levels - 1; i >= 0; --i) {
+// Up path: one more res block per level than on the way down, each consuming one skip.
+void UNetImpl::build_up(Cursor& at) {
+  for (int64_t i = static_cast<int64_t>(config_.channel_mults.size()) - 1; i >= 0; --i) {
     Level level;
-    const int64_t out = ch * mults[i];
-    for (int64_t j = 0; j <= config.num_res_blocks; ++j) {
-      const int64_t skip = skip_channels.back();
-      skip_channels.pop_back();
-      level.res.push_back(register_module(
-          name("up", i, "res", j), ResBlock(cur + skip, out, temb_dim, config.dropout, groups)));
-      flops_ += res_block_flops(cur + skip, out, temb_dim, resolution);
-      cur = out;
-      if (has_attention(resolution)) flops_ += attention_flops(cur, resolution);
-      level.attn.push_back(has_attention(resolution)
-                               ? register_module(name("up", i, "attn", j),
-                                                 AttentionBlock(cur, config.num_heads, groups))
-                               : AttentionBlock(nullptr));
+    const std::string name = "up" + std::to_string(i);
+    for (int64_t j = 0; j <= config_.num_res_blocks; ++j) {
+      const int64_t skip = at.skips.back();
+      at.skips.pop_back();
+      add_block(level, at, at.channels + skip, config_.base_channels * config_.channel_mults[i], name);
     }
     if (i > 0) {
-      level.up = register_module(name("up", i, "upsample", -1), Upsample(cur));
-      resolution *= 2;
-      flops_ += conv_flops(cur, cur, 3, resolution);
+      level.up = register_module(block_name("up", i, "upsample", -1), Upsample(at.channels));
+      at.resolution *= 2;
+      flops_ += conv_flops(at.channels, at.channels, 3, at.resolution);
     }
     up_levels_.push_back(std::move(level));
   }
-
-  norm_out_ = register_module("norm_out", nn::GroupNorm(nn::GroupNormOptions(groups, cur)));
-  conv_out_ = register_module("conv_out", conv3x3(cur, config.in_channels));
-  flops_ += conv_flops(cur, config.in_channels, 3, resolution);
-  zero_init(conv_out_);
 }
 
 torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& t,

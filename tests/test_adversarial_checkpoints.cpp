@@ -8,6 +8,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "ddpm/crc.h"
 #include "ddpm/checkpoint.h"
 #include "ddpm/image_io.h"
 #include "ddpm/unet.h"

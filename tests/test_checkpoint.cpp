@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "ddpm/crc.h"
 #include "ddpm/checkpoint.h"
 #include "ddpm/error.h"
 #include "ddpm/image_io.h"

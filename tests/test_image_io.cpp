@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "ddpm/crc.h"
 #include "ddpm/emoji.h"
 #include "ddpm/error.h"
 #include "ddpm/image_io.h"

@@ -28,6 +28,9 @@ struct ReversePrediction {
   torch::Tensor pred_eps;      // ε̂ consistent with the (clipped) x̂_0
 };
 
+// [B] int64 filled with timestep t, on like's device (B = like.size(0)).
+torch::Tensor timestep_batch(int64_t t, const torch::Tensor& like);
+
 class GaussianDiffusion {
  public:
   explicit GaussianDiffusion(const DiffusionConfig& config);

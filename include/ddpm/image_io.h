@@ -49,7 +49,4 @@ Image make_grid(const torch::Tensor& images, int64_t nrow, int64_t padding = 2);
 // [C, H, W] in [-1, 1] → Image (clamped, rounded).
 Image tensor_to_image(const torch::Tensor& image);
 
-// CRC-32 (IEEE 802.3), as PNG and our checkpoints use.
-uint32_t crc32(const uint8_t* data, size_t size, uint32_t crc = 0);
-
 }  // namespace ddpm

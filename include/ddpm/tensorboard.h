@@ -8,10 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "ddpm/crc.h"
+
 namespace ddpm {
 
-// CRC-32C (Castagnoli), as TFRecord uses, and its masked form.
-uint32_t crc32c(const uint8_t* data, size_t size);
+// The masked CRC-32C that TFRecord stores.
 uint32_t masked_crc32c(const uint8_t* data, size_t size);
 
 // One framed record.

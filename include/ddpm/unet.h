@@ -2,6 +2,7 @@
 #pragma once
 #include <torch/nn.h>
 
+#include <string>
 #include <vector>
 
 #include "ddpm/config.h"
@@ -32,7 +33,21 @@ class UNetImpl : public torch::nn::Module {
     Downsample down{nullptr};
   };
 
+  // Where construction is: channels of the current tensor, its resolution, and the channel count of
+  // every tensor pushed onto the skip stack (in push order).
+  struct Cursor {
+    int64_t channels;
+    int64_t resolution;
+    std::vector<int64_t> skips;
+  };
+  // A residual block (and attention where the resolution has it) from cursor.channels to `out`.
+  void add_block(Level& level, Cursor& at, int64_t in, int64_t out, const std::string& name);
+  void build_down(Cursor& at);
+  void build_middle(const Cursor& at);
+  void build_up(Cursor& at);
+
   ModelConfig config_;
+  int64_t temb_dim_ = 0;
   double flops_ = 0.0;
   TimeEmbedding time_embed_{nullptr};
   torch::nn::Embedding class_embed_{nullptr};

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <functional>
+#include <memory>
 #include <sstream>
 
 #include "ddpm/checkpoint.h"
@@ -82,10 +84,7 @@ void check_grid_size(int64_t n, int64_t nrow, int64_t image_size) {
   }
 }
 
-}  // namespace
-
-int command_sample(int argc, char** argv) {
-  cxxopts::Options options(argv[0], "Sample images from a checkpoint into a PNG grid.");
+void add_sample_options(cxxopts::Options& options) {
   options.add_options()("ckpt", "checkpoint file (e.g. runs/NAME/last.pt)",
                         cxxopts::value<std::string>())(
       "num", "number of images (also --n)", cxxopts::value<int64_t>()->default_value("64"))(
@@ -112,13 +111,10 @@ int command_sample(int argc, char** argv) {
       "raw", "use the raw training weights instead of the EMA weights")(
       "no-clip", "do not clip the predicted x0 to [-1, 1] during sampling")(
       "bf16", "bf16 autocast of the network (for GPUs; on CPUs without bf16 units it is slower)");
-  cxxopts::ParseResult args;
-  if (!parse_checkpoint_command(options, argc, argv, args)) return 0;
+}
 
-  const std::string ckpt_path = args["ckpt"].as<std::string>();
-  Checkpoint ckpt = Checkpoint::open(ckpt_path);
-  const CheckpointMeta& meta = ckpt.meta();
-  // The flags that stand for config keys go through the config's own validation.
+// The checkpoint's config with the flags that stand for config keys, validated as a config is.
+Config sample_config(const cxxopts::ParseResult& args, const CheckpointMeta& meta) {
   Config config = meta.config;
   if (args.count("sampler")) {
     config.sample.sampler =
@@ -137,7 +133,12 @@ int command_sample(int argc, char** argv) {
                              {"--batch", "sample.batch"}, {"--guidance", "sample.guidance"}});
   validate_flags(config, flags);
   if (args.count("steps") && config.sample.steps == 0) throw Error("--steps 0: must be at least 1");
+  return config;
+}
 
+// What to draw: count, seeds, sampler, classes and guidance.
+GenerateOptions generate_options(const cxxopts::ParseResult& args, const Config& config,
+                                 const CheckpointMeta& meta) {
   GenerateOptions g;
   g.n = bounded<int64_t>(args, "num", 1, kMaxSampleImages);
   g.seed = args["seed"].as<uint64_t>();
@@ -146,80 +147,111 @@ int command_sample(int argc, char** argv) {
   g.sampler = sampler_options(config.sample);
   g.sampler.spacing = parse_choice<Spacing>(args["spacing"].as<std::string>(), "--spacing");
   g.guidance = config.sample.guidance;
-  if (args.count("guidance") && config.model.num_classes == 0) {
+  const int64_t classes = config.model.num_classes;
+  if (args.count("guidance") && classes == 0) {
     throw Error("--guidance needs a class-conditional model (this checkpoint has model.num_classes = 0)");
   }
   if (args.count("class")) g.class_label = resolve_class(args["class"].as<std::string>(), meta);
   if (args.count("per-class")) {
-    if (config.model.num_classes == 0) {
+    if (classes == 0) {
       throw Error("--per-class needs a class-conditional model (this checkpoint has model.num_classes = 0)");
     }
     if (args.count("class")) throw Error("--per-class and --class exclude each other");
-    draw_per_class(g, bounded<int64_t>(args, "per-class", 1, 1000), config.model.num_classes);
+    draw_per_class(g, bounded<int64_t>(args, "per-class", 1, 1000), classes);
   }
-  const int64_t nrow = args.count("nrow") ? bounded<int64_t>(args, "nrow", 1, g.n) : grid_columns(g);
-  check_grid_size(g.n, nrow, config.model.image_size);
-  const Weights weights = args.count("raw") ? Weights::raw : Weights::ema;
+  return g;
+}
 
+fs::path output_path(const cxxopts::ParseResult& args, const std::string& ckpt_path) {
   const fs::path out = args.count("out") ? fs::path(args["out"].as<std::string>())
                                          : fs::path(ckpt_path).parent_path() / "samples.png";
-  {
-    std::error_code ec;
-    const fs::path parent = out.has_parent_path() ? out.parent_path() : fs::path(".");
-    if (!fs::is_directory(parent, ec) || access(parent.c_str(), W_OK) != 0) {
-      throw Error("--out " + out.string() + ": folder " + parent.string() +
-                  " does not exist or is not writable");
-    }
+  std::error_code ec;
+  const fs::path parent = out.has_parent_path() ? out.parent_path() : fs::path(".");
+  if (!fs::is_directory(parent, ec) || access(parent.c_str(), W_OK) != 0) {
+    throw Error("--out " + out.string() + ": folder " + parent.string() +
+                " does not exist or is not writable");
   }
+  return out;
+}
 
-  const torch::Device device = start_runtime(config);
-  InferenceModel m = load_for_inference(ckpt, weights, device);
-
-  const auto start = std::chrono::steady_clock::now();
-  ProgressLine progress(std::cerr, stderr_is_terminal());
-  int64_t last_percent = -1;
-  g.progress = [&](int64_t done_images, int64_t total, int64_t step, int64_t steps) {
+// The status line: images done (fractional), step within the batch, images/s; off a terminal
+// every tenth of the work.
+std::function<void(int64_t, int64_t, int64_t, int64_t)> sampling_progress(
+    ProgressLine& progress, int64_t batch, std::chrono::steady_clock::time_point start) {
+  auto last_percent = std::make_shared<int64_t>(-1);
+  return [&progress, batch, start, last_percent](int64_t done_images, int64_t total, int64_t step,
+                                                 int64_t steps) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const int64_t batch = std::min(g.batch, total - done_images);
-    const double images = done_images + static_cast<double>(batch) * step / steps;
+    const double images =
+        done_images + static_cast<double>(std::min(batch, total - done_images)) * step / steps;
     const int64_t percent = static_cast<int64_t>(100.0 * images / total);
-    if (!progress.terminal() && percent / 10 == last_percent / 10 && step != steps) return;
-    last_percent = percent;
+    if (!progress.terminal() && percent / 10 == *last_percent / 10 && step != steps) return;
+    *last_percent = percent;
     std::ostringstream line;
     line << "sampling " << std::fixed << std::setprecision(1) << images << "/" << total
          << " images | step " << step << "/" << steps << " | "
          << images / std::max(seconds, 1e-9) << " img/s";
     progress.update(line.str());
   };
+}
+
+PngText png_text(const std::string& ckpt_path, const CheckpointMeta& meta, Weights weights,
+                 const GenerateOptions& g) {
+  return {{"ddpm:checkpoint", ckpt_path},
+          {"ddpm:step", std::to_string(meta.step)},
+          {"ddpm:weights", weights_part(weights)},
+          {"ddpm:sampler", choice_name(g.sampler.sampler)},
+          {"ddpm:steps", std::to_string(sampler_steps(g.sampler, meta.config.diffusion.timesteps))},
+          {"ddpm:eta", std::to_string(g.sampler.eta)},
+          {"ddpm:seed", std::to_string(g.seed)},
+          {"ddpm:guidance", std::to_string(g.guidance)},
+          {"ddpm:class", g.per_class > 0      ? "one row per class"
+                         : g.class_label >= 0 ? std::to_string(g.class_label)
+                                              : "none"}};
+}
+
+void write_individual(const fs::path& dir, const torch::Tensor& images, const PngText& text) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error("--individual " + dir.string() + ": cannot create (" + ec.message() + ")");
+  for (int64_t i = 0; i < images.size(0); ++i) {
+    std::ostringstream name;
+    name << "sample_" << std::setw(5) << std::setfill('0') << i << ".png";
+    auto item = text;
+    item.emplace_back("ddpm:index", std::to_string(i));
+    write_png((dir / name.str()).string(), tensor_to_image(images[i]), item);
+  }
+}
+
+}  // namespace
+
+int command_sample(int argc, char** argv) {
+  cxxopts::Options options(argv[0], "Sample images from a checkpoint into a PNG grid.");
+  add_sample_options(options);
+  cxxopts::ParseResult args;
+  if (!parse_checkpoint_command(options, argc, argv, args)) return 0;
+  const std::string ckpt_path = args["ckpt"].as<std::string>();
+  const Checkpoint ckpt = Checkpoint::open(ckpt_path);
+  const CheckpointMeta& meta = ckpt.meta();
+  const Config config = sample_config(args, meta);
+  GenerateOptions g = generate_options(args, config, meta);
+  const int64_t nrow = args.count("nrow") ? bounded<int64_t>(args, "nrow", 1, g.n) : grid_columns(g);
+  check_grid_size(g.n, nrow, config.model.image_size);
+  const Weights weights = args.count("raw") ? Weights::raw : Weights::ema;
+  const fs::path out = output_path(args, ckpt_path);
+
+  const torch::Device device = start_runtime(config);
+  InferenceModel m = load_for_inference(ckpt, weights, device);
+  const auto start = std::chrono::steady_clock::now();
+  ProgressLine progress(std::cerr, stderr_is_terminal());
+  g.progress = sampling_progress(progress, g.batch, start);
   auto images = generate(m.model, m.diffusion, g);  // [n, C, H, W]
   progress.end();
 
-  PngText text = {{"ddpm:checkpoint", ckpt_path},
-                  {"ddpm:step", std::to_string(meta.step)},
-                  {"ddpm:weights", weights_part(weights)},
-                  {"ddpm:sampler", choice_name(g.sampler.sampler)},
-                  {"ddpm:steps", std::to_string(sampler_steps(g.sampler, config.diffusion.timesteps))},
-                  {"ddpm:eta", std::to_string(g.sampler.eta)},
-                  {"ddpm:seed", std::to_string(g.seed)},
-                  {"ddpm:guidance", std::to_string(g.guidance)},
-                  {"ddpm:class", g.per_class > 0      ? "one row per class"
-                                 : g.class_label >= 0 ? std::to_string(g.class_label)
-                                                      : "none"}};
+  const PngText text = png_text(ckpt_path, meta, weights, g);
   write_png(out.string(), make_grid(images, nrow), text);
-  if (args.count("individual")) {
-    const fs::path dir = args["individual"].as<std::string>();
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec) throw Error("--individual " + dir.string() + ": cannot create (" + ec.message() + ")");
-    for (int64_t i = 0; i < g.n; ++i) {
-      std::ostringstream name;
-      name << "sample_" << std::setw(5) << std::setfill('0') << i << ".png";
-      auto item = text;
-      item.emplace_back("ddpm:index", std::to_string(i));
-      write_png((dir / name.str()).string(), tensor_to_image(images[i]), item);
-    }
-  }
+  if (args.count("individual")) write_individual(args["individual"].as<std::string>(), images, text);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "wrote " << out.string() << " (" << g.n << " images, step " << meta.step << ", "
             << choice_name(g.sampler.sampler) << ", " << std::fixed << std::setprecision(1) << seconds << " s)\n";

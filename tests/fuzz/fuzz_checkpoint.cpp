@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "ddpm/crc.h"
 #include "ddpm/checkpoint.h"
 #include "ddpm/error.h"
 #include "ddpm/image_io.h"
