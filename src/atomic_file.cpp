@@ -15,8 +15,8 @@ void write_file_atomically(const std::string& path, const void* data, size_t siz
   namespace fs = std::filesystem;
   fs::path target(path);
   fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  const std::string tmp = (dir / ("." + target.filename().string() + ".tmp." +
-                                  std::to_string(::getpid()))).string();
+  const std::string tmp =
+      (dir / ("." + target.filename().string() + ".tmp." + std::to_string(::getpid()))).string();
   auto fail = [&](const std::string& what, int fd) {
     const std::string reason = std::strerror(errno);
     if (fd >= 0) ::close(fd);

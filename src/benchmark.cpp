@@ -12,8 +12,8 @@
 #include <thread>
 
 #include "ddpm/compat.h"
-#include "ddpm/diffusion.h"
 #include "ddpm/data.h"
+#include "ddpm/diffusion.h"
 #include "ddpm/error.h"
 #include "ddpm/runtime.h"
 #include "ddpm/samplers.h"
@@ -141,7 +141,8 @@ BenchReport report_header(Bench& b) {
   report.torch_version = compat::version_string();
   report.build = std::string(at::hasMKLDNN() ? "oneDNN" : "no oneDNN") +
                  (at::hasOpenMP() ? ", OpenMP" : "") + (at::hasCUDA() ? ", CUDA" : ", CPU only");
-  report.machine = cpu_model() + ", " + std::to_string(std::thread::hardware_concurrency()) + " cores";
+  report.machine =
+      cpu_model() + ", " + std::to_string(std::thread::hardware_concurrency()) + " cores";
 #if DDPM_WITH_CUDA
   if (b.device.is_cuda()) report.machine += ", GPU " + describe_device(b.device);
 #endif
@@ -153,8 +154,10 @@ BenchReport report_header(Bench& b) {
 BenchRun bench_train(Bench& b, double forward_gflops) {
   const auto& mc = b.cfg.model;
   const int64_t B = b.cfg.train.batch_size;
-  auto images = torch::randint(0, 256, {B, mc.in_channels, mc.image_size, mc.image_size}, torch::kUInt8);
-  auto labels = mc.num_classes > 0 ? torch::randint(0, mc.num_classes, {B}, torch::kLong) : torch::Tensor();
+  auto images =
+      torch::randint(0, 256, {B, mc.in_channels, mc.image_size, mc.image_size}, torch::kUInt8);
+  auto labels =
+      mc.num_classes > 0 ? torch::randint(0, mc.num_classes, {B}, torch::kLong) : torch::Tensor();
   TrainStep step(b.cfg, b.state, b.diffusion, b.device);
   b.state.model->train();
   int64_t n = 0;
@@ -174,9 +177,10 @@ BenchRun bench_sample(Bench& b, int64_t SB, double forward_gflops) {
   std::vector<uint64_t> seeds;
   for (int64_t i = 0; i < SB; ++i) seeds.push_back(static_cast<uint64_t>(i));
   NoiseStream noise(seeds, {mc.in_channels, mc.image_size, mc.image_size}, b.device);
-  auto labels = mc.num_classes > 0 ? torch::full({SB}, b.state.shadow->null_class(),
-                                                 torch::TensorOptions().dtype(torch::kLong).device(b.device))
-                                   : torch::Tensor();
+  auto labels = mc.num_classes > 0
+                    ? torch::full({SB}, b.state.shadow->null_class(),
+                                  torch::TensorOptions().dtype(torch::kLong).device(b.device))
+                    : torch::Tensor();
   Denoiser denoiser = [&](const torch::Tensor& x, const torch::Tensor& t) {
     compat::AutocastScope autocast(b.device, b.options.bf16);
     return b.state.shadow->forward(x, t, labels).to(torch::kFloat32);

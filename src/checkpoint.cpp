@@ -1,4 +1,3 @@
-#include "ddpm/crc.h"
 #include "ddpm/checkpoint.h"
 
 #include <ATen/Context.h>
@@ -11,6 +10,7 @@
 
 #include "ddpm/atomic_file.h"
 #include "ddpm/compat.h"
+#include "ddpm/crc.h"
 #include "ddpm/error.h"
 #include "ddpm/file_input.h"
 #include "ddpm/image_io.h"
@@ -44,16 +44,17 @@ std::string now_utc() {
 }
 
 json meta_to_json(const CheckpointMeta& m, const std::vector<std::string>& parts) {
-  return json{{"format", "ddpm-checkpoint"},
-              {"config", config_to_json(m.config)},
-              {"step", m.step},
-              {"data", {{"epoch", m.data.epoch}, {"index", m.data.index}, {"seed", m.data.seed}}},
-              {"class_names", m.class_names},
-              {"ema_updates", m.ema_updates},
-              {"nonfinite_skipped", m.nonfinite_skipped},
-              {"torch_version", m.torch_version.empty() ? compat::version_string() : m.torch_version},
-              {"saved_at", m.saved_at.empty() ? now_utc() : m.saved_at},
-              {"parts", parts}};
+  return json{
+      {"format", "ddpm-checkpoint"},
+      {"config", config_to_json(m.config)},
+      {"step", m.step},
+      {"data", {{"epoch", m.data.epoch}, {"index", m.data.index}, {"seed", m.data.seed}}},
+      {"class_names", m.class_names},
+      {"ema_updates", m.ema_updates},
+      {"nonfinite_skipped", m.nonfinite_skipped},
+      {"torch_version", m.torch_version.empty() ? compat::version_string() : m.torch_version},
+      {"saved_at", m.saved_at.empty() ? now_utc() : m.saved_at},
+      {"parts", parts}};
 }
 
 at::Generator default_generator(c10::DeviceType type) {
@@ -62,7 +63,8 @@ at::Generator default_generator(c10::DeviceType type) {
 
 }  // namespace
 
-std::vector<uint8_t> serialize_checkpoint(const CheckpointMeta& meta, const CheckpointParts& parts) {
+std::vector<uint8_t> serialize_checkpoint(const CheckpointMeta& meta,
+                                          const CheckpointParts& parts) {
   torch::serialize::OutputArchive root;
   std::vector<std::string> names;
   auto add = [&](const char* name, auto&& save) {
@@ -163,7 +165,8 @@ CheckpointMeta read_meta(const std::string& text, const std::string& path,
     meta.data.seed = data.at("seed").get<int64_t>();
     meta.class_names = m.at("class_names").get<std::vector<std::string>>();
     meta.ema_updates = read_count(m, "ema_updates", where);
-    meta.nonfinite_skipped = m.contains("nonfinite_skipped") ? read_count(m, "nonfinite_skipped", where) : 0;
+    meta.nonfinite_skipped =
+        m.contains("nonfinite_skipped") ? read_count(m, "nonfinite_skipped", where) : 0;
     meta.torch_version = m.value("torch_version", "");
     meta.saved_at = m.value("saved_at", "");
     parts = m.at("parts").get<std::vector<std::string>>();
@@ -193,7 +196,8 @@ CheckpointMeta read_meta(const std::string& text, const std::string& path,
 Checkpoint Checkpoint::from_bytes(const std::vector<uint8_t>& b, const std::string& path) {
   if (b.empty()) throw Error(path + ": checkpoint is empty (0 bytes); use an earlier snapshot");
   if (b.size() < 8 || std::memcmp(b.data(), kMagic, 8) != 0) {
-    throw Error(path + ": not a ddpm checkpoint (wrong magic bytes); give a .pt written by "
+    throw Error(path +
+                ": not a ddpm checkpoint (wrong magic bytes); give a .pt written by "
                 "'ddpm train'");
   }
   const std::string truncated = path + ": checkpoint is truncated (" + std::to_string(b.size()) +
@@ -237,7 +241,8 @@ void check_adamw_state(torch::optim::AdamW& optimizer, const std::string& path) 
       auto* s = dynamic_cast<torch::optim::AdamWParamState*>(it->second.get());
       if (!s || s->step() < 0 || !s->exp_avg().defined() || s->exp_avg().sizes() != p.sizes() ||
           !s->exp_avg_sq().defined() || s->exp_avg_sq().sizes() != p.sizes()) {
-        throw Error(path + ": the optimizer state does not fit the model (a moment of the wrong "
+        throw Error(path +
+                    ": the optimizer state does not fit the model (a moment of the wrong "
                     "shape); use an earlier snapshot");
       }
     }

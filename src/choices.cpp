@@ -4,7 +4,8 @@
 
 namespace ddpm {
 
-void throw_unknown_choice(const std::string& what, const std::string& text, const std::string& list) {
+void throw_unknown_choice(const std::string& what, const std::string& text,
+                          const std::string& list) {
   throw Error(what + ": unknown value \"" + text + "\" (expected " + list + ")");
 }
 

@@ -1,7 +1,7 @@
 #include "ddpm/classifier.h"
 
-#include <c10/core/InferenceMode.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/InferenceMode.h>
 #include <torch/script.h>
 
 #include "ddpm/error.h"
@@ -16,7 +16,8 @@ struct Classifier::Impl {
   std::string path;
 };
 
-Classifier::Classifier(const std::string& path, torch::Device device) : impl_(std::make_unique<Impl>()) {
+Classifier::Classifier(const std::string& path, torch::Device device)
+    : impl_(std::make_unique<Impl>()) {
   impl_->module = load_script_module(path, device, "--classifier",
                                      "scripts/fashion_classifier.py makes one for Fashion-MNIST");
   impl_->device = device;
@@ -57,7 +58,10 @@ Classifier::Output Classifier::run(const torch::Tensor& images, int64_t batch) {
 
 namespace {
 double agreement(const torch::Tensor& logits, const torch::Tensor& labels) {
-  return (logits.argmax(1) == labels.to(torch::kCPU, torch::kLong)).to(torch::kFloat64).mean().item<double>();
+  return (logits.argmax(1) == labels.to(torch::kCPU, torch::kLong))
+      .to(torch::kFloat64)
+      .mean()
+      .item<double>();
 }
 }  // namespace
 
@@ -67,7 +71,8 @@ ClassifierScores classifier_scores(Classifier& classifier, const torch::Tensor& 
   const int64_t n = samples.size(0);
   if (n < 2 || real.size(0) < 2 * n) {
     throw Error("classifier scores: " + std::to_string(n) + " samples need at least " +
-                std::to_string(2 * n) + " real images (half held out for the floor), the folder has " +
+                std::to_string(2 * n) +
+                " real images (half held out for the floor), the folder has " +
                 std::to_string(real.size(0)));
   }
   // A fixed shuffle, so that the held-out half is not one class of a folder read class by class.

@@ -16,8 +16,8 @@ namespace {
 
 using nlohmann::json;
 
-// One list of (key, member) per section: every reader, writer and error message is driven from these.
-// Each visitor takes the section const or not.
+// One list of (key, member) per section: every reader, writer and error message is driven from
+// these. Each visitor takes the section const or not.
 template <class C, class Section>
 using Is = std::enable_if_t<std::is_same_v<std::remove_const_t<C>, Section>, int>;
 
@@ -253,7 +253,8 @@ class Rules {
   const Config& config_;
 };
 
-// Every real-valued setting reaches float32 tensors or optimizer options: it must be finite and fit.
+// Every real-valued setting reaches float32 tensors or optimizer options: it must be finite and
+// fit.
 void require_finite_numbers(const Config& config) {
   const Rules rules(config);
   visit_sections(config, [&](const char*, auto& fields) {
@@ -351,8 +352,8 @@ void apply_override(Config& config, const std::string& assignment) {
                 " is not a section (sections: model, diffusion, data, train, sample)");
   }
   // A string-typed key given a bare number stays a string (data.path=123).
-  if (patch.contains(section) && patch[section].contains(key) &&
-      patch[section][key].is_string() && !value.is_string()) {
+  if (patch.contains(section) && patch[section].contains(key) && patch[section][key].is_string() &&
+      !value.is_string()) {
     value = raw;
   }
   // Unknown sections and keys, and wrong types, are reported by the one JSON reader.
@@ -386,12 +387,14 @@ void validate_model(const Rules& r, const ModelConfig& m) {
                 std::to_string(m.channel_mults.size()) + " channel_mults levels)");
   for (auto res : m.attention_resolutions) {
     bool reachable = false;
-    for (int64_t x = m.image_size, i = 0; i < static_cast<int64_t>(m.channel_mults.size()); ++i, x /= 2) {
+    for (int64_t x = m.image_size, i = 0; i < static_cast<int64_t>(m.channel_mults.size());
+         ++i, x /= 2) {
       reachable |= (x == res);
     }
     r.require_shown(m.attention_resolutions, reachable, res,
                     "the model never has this resolution (it has " + std::to_string(m.image_size) +
-                        " down to " + std::to_string(m.image_size / factor) + ", halving per level)");
+                        " down to " + std::to_string(m.image_size / factor) +
+                        ", halving per level)");
   }
   r.require(m.num_heads, m.num_heads > 0, "must be positive");
   for (auto mult : m.channel_mults) {
@@ -450,8 +453,9 @@ void validate_outputs(const Rules& r, const TrainConfig& t, const Config& c) {
 }
 
 void validate_sample(const Rules& r, const SampleConfig& s, int64_t timesteps) {
-  r.in_range(s.steps, int64_t{0}, timesteps,
-             "must be in [0, " + std::to_string(timesteps) + "] (diffusion.timesteps; 0 = default)");
+  r.in_range(
+      s.steps, int64_t{0}, timesteps,
+      "must be in [0, " + std::to_string(timesteps) + "] (diffusion.timesteps; 0 = default)");
   r.in_range(s.eta, 0.0, 10.0, "must be in [0, 10]");
   r.in_range(s.churn, 0.0, 1000.0, "must be in [0, 1000]");
   r.in_range(s.batch, int64_t{1}, kMaxBatch, "must be in [1, 65536]");

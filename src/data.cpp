@@ -1,4 +1,3 @@
-#include "ddpm/crc.h"
 #include "ddpm/data.h"
 
 #include <algorithm>
@@ -9,6 +8,7 @@
 #include <random>
 
 #include "ddpm/atomic_file.h"
+#include "ddpm/crc.h"
 #include "ddpm/data_cache.h"
 #include "ddpm/error.h"
 #include "ddpm/image_io.h"
@@ -46,7 +46,8 @@ uint64_t listing_key(const std::vector<FileEntry>& files, const DataOptions& o,
 
 std::string cache_path(const std::string& folder, const DataOptions& o) {
   return (fs::path(folder) / (".ddpm-cache-" + std::to_string(o.image_size) + "-" +
-                              std::to_string(o.channels) + ".bin")).string();
+                              std::to_string(o.channels) + ".bin"))
+      .string();
 }
 
 void write_cache(const std::string& path, uint64_t key, const Dataset& d, std::ostream& log) {
@@ -104,7 +105,7 @@ std::vector<uint8_t> decode_for_model(const std::string& path, int64_t size, int
 
 bool is_image_file(const std::string& path) {
   static const char* exts[] = {".png", ".jpg", ".jpeg", ".bmp", ".tga", ".gif",
-                               ".psd", ".pgm", ".ppm", ".pnm", ".hdr", ".pic"};
+                               ".psd", ".pgm", ".ppm",  ".pnm", ".hdr", ".pic"};
   const std::string ext = lower(fs::path(path).extension().string());
   return std::any_of(std::begin(exts), std::end(exts), [&](const char* e) { return ext == e; });
 }
@@ -124,14 +125,16 @@ std::vector<std::string> class_folders(const std::string& folder, const std::str
   if (ec) throw Error(key + " " + folder + ": cannot list the folder (" + ec.message() + ")");
   std::sort(names.begin(), names.end());
   if (names.empty()) {
-    throw Error(key + " " + folder + ": has no class subfolders, but model.num_classes > 0; "
+    throw Error(key + " " + folder +
+                ": has no class subfolders, but model.num_classes > 0; "
                 "put each class's images in its own subfolder");
   }
   return names;
 }
 
 // The image files under `folder` (class i's from its subfolder), sorted by path.
-std::vector<FileEntry> list_images(const std::string& folder, const std::vector<std::string>& classes,
+std::vector<FileEntry> list_images(const std::string& folder,
+                                   const std::vector<std::string>& classes,
                                    const DataOptions& options, std::ostream& log) {
   std::vector<FileEntry> files;
   if (options.with_classes) {
@@ -189,7 +192,8 @@ Dataset load_image_folder(const std::string& folder, const DataOptions& options,
   const std::string& key = options.key;
   std::error_code ec;
   if (!fs::exists(folder, ec)) {
-    throw Error(key + " " + folder + ": the folder does not exist (for the built-in sets run "
+    throw Error(key + " " + folder +
+                ": the folder does not exist (for the built-in sets run "
                 "'ddpm data emoji' or 'ddpm data fashion-mnist')");
   }
   if (!fs::is_directory(folder, ec)) throw Error(key + " " + folder + ": is not a folder");
@@ -250,8 +254,9 @@ BatchSampler::Batch BatchSampler::next(int64_t batch_size) {
   auto idx = torch::from_blob(indices.data(), {batch_size}, torch::kLong).clone();
   auto images = to_model_range(data_.images.index_select(0, idx));
   if (!flip_rows.empty()) {
-    auto rows = torch::from_blob(flip_rows.data(), {static_cast<int64_t>(flip_rows.size())},
-                                 torch::kLong).clone();
+    auto rows =
+        torch::from_blob(flip_rows.data(), {static_cast<int64_t>(flip_rows.size())}, torch::kLong)
+            .clone();
     images.index_copy_(0, rows, images.index_select(0, rows).flip({3}));  // horizontal flip
   }
   return {images, data_.labels.index_select(0, idx)};

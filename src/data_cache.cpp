@@ -57,7 +57,8 @@ bool check_header(Reader& in, const CacheExpectation& e, int64_t& n, int64_t& sk
   char magic[8];
   uint64_t key = 0;
   int64_t c = 0, h = 0, w = 0;
-  if (!in.get(magic) || std::memcmp(magic, kCacheMagic, 8) != 0) return fail(why, "not a ddpm data cache");
+  if (!in.get(magic) || std::memcmp(magic, kCacheMagic, 8) != 0)
+    return fail(why, "not a ddpm data cache");
   if (!in.get(key) || !in.get(n) || !in.get(c) || !in.get(h) || !in.get(w) || !in.get(skipped) ||
       !in.get(names)) {
     return fail(why, "its header is truncated");
@@ -123,7 +124,8 @@ std::optional<Dataset> read_data_cache(const std::string& path, const CacheExpec
     const auto size = static_cast<size_t>(st.st_size);
     if (size < kHeaderBytes) {
       why = "its header is truncated";
-    } else if (void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0); map != MAP_FAILED) {
+    } else if (void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+               map != MAP_FAILED) {
       data = parse_data_cache(static_cast<const uint8_t*>(map), size, expect, why);
       ::munmap(map, size);
     } else {

@@ -5,7 +5,8 @@
 namespace ddpm {
 
 torch::Tensor timestep_batch(int64_t t, const torch::Tensor& like) {
-  return torch::full({like.size(0)}, t, torch::TensorOptions().dtype(torch::kLong).device(like.device()));
+  return torch::full({like.size(0)}, t,
+                     torch::TensorOptions().dtype(torch::kLong).device(like.device()));
 }
 
 GaussianDiffusion::GaussianDiffusion(const DiffusionConfig& config)
@@ -15,10 +16,12 @@ GaussianDiffusion::GaussianDiffusion(const DiffusionConfig& config)
 
 void GaussianDiffusion::to(torch::Device device) {
   table_ = table64_.to(device, torch::kFloat32);
-  // Σ = β_t, with β̃_1 at t = 0 so the decoder variance stays the posterior's (Ho et al. 2020, §3.2).
-  large_variance_ = table_.betas.size(0) == 1
-                        ? table_.betas
-                        : torch::cat({table_.posterior_variance.slice(0, 1, 2), table_.betas.slice(0, 1)});
+  // Σ = β_t, with β̃_1 at t = 0 so the decoder variance stays the posterior's (Ho et al. 2020,
+  // §3.2).
+  large_variance_ =
+      table_.betas.size(0) == 1
+          ? table_.betas
+          : torch::cat({table_.posterior_variance.slice(0, 1, 2), table_.betas.slice(0, 1)});
   large_log_variance_ = torch::log(large_variance_);
 }
 
@@ -79,9 +82,12 @@ torch::Tensor GaussianDiffusion::predict_x0(const torch::Tensor& model_output,
                                             const torch::Tensor& x_t,
                                             const torch::Tensor& t) const {
   switch (config_.objective) {
-    case Objective::eps: return x0_from_eps(x_t, t, model_output);
-    case Objective::x0: return model_output;
-    case Objective::v: break;
+    case Objective::eps:
+      return x0_from_eps(x_t, t, model_output);
+    case Objective::x0:
+      return model_output;
+    case Objective::v:
+      break;
   }
   return x0_from_v(x_t, t, model_output);
 }
@@ -90,9 +96,12 @@ torch::Tensor GaussianDiffusion::predict_eps(const torch::Tensor& model_output,
                                              const torch::Tensor& x_t,
                                              const torch::Tensor& t) const {
   switch (config_.objective) {
-    case Objective::eps: return model_output;
-    case Objective::x0: return eps_from_x0(x_t, t, model_output);
-    case Objective::v: break;
+    case Objective::eps:
+      return model_output;
+    case Objective::x0:
+      return eps_from_x0(x_t, t, model_output);
+    case Objective::v:
+      break;
   }
   // ε = σ x_t + α v  (Salimans & Ho 2022, from x_t = α x0 + σ ε and v = α ε − σ x0)
   return extract(table_.sqrt_one_minus_alphas_cumprod, t, x_t) * x_t +
@@ -131,9 +140,12 @@ torch::Tensor GaussianDiffusion::training_target(const torch::Tensor& x0,
                                                  const torch::Tensor& noise,
                                                  const torch::Tensor& t) const {
   switch (config_.objective) {
-    case Objective::eps: return noise;
-    case Objective::x0: return x0;
-    case Objective::v: break;
+    case Objective::eps:
+      return noise;
+    case Objective::x0:
+      return x0;
+    case Objective::v:
+      break;
   }
   return v_from(x0, noise, t);
 }
@@ -142,14 +154,18 @@ torch::Tensor GaussianDiffusion::loss_weight(const torch::Tensor& t) const {
   if (config_.loss_weighting == LossWeighting::none) {
     return torch::ones({t.size(0)}, torch::TensorOptions().device(t.device()));
   }
-  auto ab = table_.alphas_cumprod.index_select(0, t.to(table_.alphas_cumprod.device(), torch::kLong))
-                .to(t.device());
+  auto ab =
+      table_.alphas_cumprod.index_select(0, t.to(table_.alphas_cumprod.device(), torch::kLong))
+          .to(t.device());
   auto snr = ab / (1.0 - ab);
   auto clipped = torch::clamp_max(snr, config_.min_snr_gamma);
   switch (config_.objective) {
-    case Objective::eps: return clipped / snr;
-    case Objective::x0: return clipped;
-    case Objective::v: break;
+    case Objective::eps:
+      return clipped / snr;
+    case Objective::x0:
+      return clipped;
+    case Objective::v:
+      break;
   }
   return clipped / (snr + 1.0);  // v
 }

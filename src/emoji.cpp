@@ -16,8 +16,8 @@ std::vector<std::pair<size_t, size_t>> find_embedded_pngs(const std::vector<uint
   std::vector<std::pair<size_t, size_t>> found;
   size_t pos = 0;
   while (pos + 8 <= b.size()) {
-    const uint8_t* hit = static_cast<const uint8_t*>(
-        std::memchr(b.data() + pos, signature[0], b.size() - pos));
+    const uint8_t* hit =
+        static_cast<const uint8_t*>(std::memchr(b.data() + pos, signature[0], b.size() - pos));
     if (!hit) break;
     const size_t start = static_cast<size_t>(hit - b.data());
     if (start + 8 > b.size() || std::memcmp(hit, signature, 8) != 0) {
@@ -53,7 +53,8 @@ int64_t extract_emoji(const std::string& font_path, const std::string& out_dir, 
   try {
     bytes = read_file_bytes(font_path, "font file");
   } catch (const Error& e) {
-    throw Error(std::string(e.what()) + "; the built-in emoji font comes with "
+    throw Error(std::string(e.what()) +
+                "; the built-in emoji font comes with "
                 "'apt-get install fonts-noto-color-emoji'");
   }
   auto pngs = find_embedded_pngs(bytes);

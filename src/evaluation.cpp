@@ -15,7 +15,8 @@ namespace ddpm {
 namespace {
 
 double held_out_loss(UNet& net, const GaussianDiffusion& diffusion, const torch::Tensor& x0,
-                     const torch::Tensor& t, const torch::Tensor& noise, const torch::Tensor& labels) {
+                     const torch::Tensor& t, const torch::Tensor& noise,
+                     const torch::Tensor& labels) {
   const bool was_training = net->is_training();
   net->eval();
   auto out = net->forward(diffusion.q_sample(x0, t, noise), t, labels);
@@ -74,7 +75,8 @@ struct NllParts {
 }  // namespace
 
 HeldoutMetrics evaluate_heldout(UNet& model, UNet& shadow, const GaussianDiffusion& diffusion,
-                                const Dataset& heldout, const TrainConfig& tc, torch::Device device) {
+                                const Dataset& heldout, const TrainConfig& tc,
+                                torch::Device device) {
   c10::InferenceMode inference;
   const int64_t n = std::min(tc.eval_images, heldout.size());
   auto x0 = to_model_range(heldout.images.slice(0, 0, n)).to(device);
@@ -115,7 +117,8 @@ NllReport evaluate_nll(UNet& model, const GaussianDiffusion& diffusion, const Da
     const uint64_t seed = o.seed + static_cast<uint64_t>(begin);
     auto bound = variational_bound(diffusion, conditioned(model, labels), x0, o.subset, seed,
                                    [&](int64_t done, int64_t total) {
-                                     if (o.progress) o.progress(begin + double(B) * done / total, done, total);
+                                     if (o.progress)
+                                       o.progress(begin + double(B) * done / total, done, total);
                                    });
     parts.add(bound, variational_bound(diffusion, zero, x0, o.subset, seed), diffusion.timesteps());
   }
@@ -134,7 +137,7 @@ FeatureStats reference_stats(const torch::Tensor& features, const std::string& p
   }
   FeatureStats stats = load_feature_stats(path);
   if (features.size(1) != stats.mean.size(0)) {
-    throw Error("--ref-stats " + path + ": holds " + std::to_string(stats.mean.size(0)) +
+    throw Error(path + ": reference statistics file holds " + std::to_string(stats.mean.size(0)) +
                 "-dimensional statistics, the feature network gives " +
                 std::to_string(features.size(1)) + "; delete the file to recompute it");
   }
@@ -148,14 +151,16 @@ FidReport evaluate_fid(UNet& model, const GaussianDiffusion& diffusion, FeatureN
                        const Dataset& data, int64_t images, const GenerateOptions& g,
                        const std::string& ref_stats, std::ostream& log) {
   c10::InferenceMode inference;
-  auto reference_features = network.features(to_model_range(data.images.slice(0, 0, images)), g.batch);
+  auto reference_features =
+      network.features(to_model_range(data.images.slice(0, 0, images)), g.batch);
   const FeatureStats reference = reference_stats(reference_features, ref_stats, log);
   auto sample_features = network.features(generate(model, diffusion, g), g.batch);
   FidReport r;
   r.fid = frechet_distance(feature_stats(sample_features), reference);
   r.kid_subset_size =
       std::min<int64_t>(1000, std::min(sample_features.size(0), reference_features.size(0)));
-  r.kid = kernel_inception_distance(sample_features, reference_features, 100, r.kid_subset_size, g.seed);
+  r.kid = kernel_inception_distance(sample_features, reference_features, 100, r.kid_subset_size,
+                                    g.seed);
   r.feature_dim = sample_features.size(1);
   r.reference_images = reference.count;
   return r;
@@ -166,7 +171,8 @@ ClassifierScores evaluate_classifier(UNet& model, const GaussianDiffusion& diffu
                                      const GenerateOptions& g) {
   c10::InferenceMode inference;
   torch::Tensor requested;
-  if (g.per_class > 0) requested = torch::div(torch::arange(g.n, torch::kLong), g.per_class, "floor");
+  if (g.per_class > 0)
+    requested = torch::div(torch::arange(g.n, torch::kLong), g.per_class, "floor");
   auto samples = generate(model, diffusion, g).cpu();
   const bool conditional = model->config().num_classes > 0;
   return classifier_scores(classifier, samples, requested, to_model_range(data.images),

@@ -3,7 +3,6 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/script.h>
 
-
 #include "ddpm/error.h"
 #include "ddpm/script_module.h"
 
@@ -17,10 +16,10 @@ struct FeatureNetwork::Impl {
 
 FeatureNetwork::FeatureNetwork(const std::string& path, torch::Device device, int64_t input_size)
     : impl_(std::make_unique<Impl>()) {
-  impl_->module = load_script_module(
-      path, device, "--features",
-      "FID/KID need a TorchScript feature network such as the Inception-v3 "
-      "'inception-2015-12-05.pt' used by clean-fid and StyleGAN's metrics");
+  impl_->module =
+      load_script_module(path, device, "--features",
+                         "FID/KID need a TorchScript feature network such as the Inception-v3 "
+                         "'inception-2015-12-05.pt' used by clean-fid and StyleGAN's metrics");
   impl_->device = device;
   impl_->input_size = input_size;
 }
@@ -35,7 +34,8 @@ torch::Tensor FeatureNetwork::features(const torch::Tensor& images, int64_t batc
                  .to(impl_->device, torch::kFloat32);
     if (x.size(1) == 1) x = x.repeat({1, 3, 1, 1});
     x = (x.clamp(-1, 1) + 1) * 127.5;  // [N, 3, H, W] in [0, 255]
-    if (impl_->input_size > 0 && (x.size(2) != impl_->input_size || x.size(3) != impl_->input_size)) {
+    if (impl_->input_size > 0 &&
+        (x.size(2) != impl_->input_size || x.size(3) != impl_->input_size)) {
       namespace F = torch::nn::functional;
       x = F::interpolate(x, F::InterpolateFuncOptions()
                                 .size(std::vector<int64_t>{impl_->input_size, impl_->input_size})

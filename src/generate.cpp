@@ -25,7 +25,8 @@ torch::Tensor generate(UNet& model, const GaussianDiffusion& diffusion,
   if (options.guidance > 0 && mc.num_classes == 0) {
     throw Error("--guidance needs a class-conditional model (this one has model.num_classes = 0)");
   }
-  if (options.per_class > 0 && (mc.num_classes == 0 || options.n != options.per_class * mc.num_classes)) {
+  if (options.per_class > 0 &&
+      (mc.num_classes == 0 || options.n != options.per_class * mc.num_classes)) {
     throw Error("per-class sampling needs a class-conditional model and n = per_class × classes");
   }
   if (options.class_label >= mc.num_classes && options.class_label >= 0) {
@@ -40,13 +41,16 @@ torch::Tensor generate(UNet& model, const GaussianDiffusion& diffusion,
   for (int64_t start = 0; start < options.n; start += options.batch) {
     const int64_t B = std::min(options.batch, options.n - start);
     std::vector<uint64_t> seeds;
-    for (int64_t i = 0; i < B; ++i) seeds.push_back(options.seed + static_cast<uint64_t>(start + i));
+    for (int64_t i = 0; i < B; ++i)
+      seeds.push_back(options.seed + static_cast<uint64_t>(start + i));
     NoiseStream noise(seeds, {mc.in_channels, mc.image_size, mc.image_size}, device);
     Denoiser denoiser;
     if (mc.num_classes > 0) {
       const bool conditional = options.class_label >= 0 || options.per_class > 0;
-      std::vector<int64_t> per_image(B, options.class_label >= 0 ? options.class_label : model->null_class());
-      for (int64_t i = 0; i < B && options.per_class > 0; ++i) per_image[i] = (start + i) / options.per_class;
+      std::vector<int64_t> per_image(
+          B, options.class_label >= 0 ? options.class_label : model->null_class());
+      for (int64_t i = 0; i < B && options.per_class > 0; ++i)
+        per_image[i] = (start + i) / options.per_class;
       auto labels = torch::tensor(per_image, torch::kLong).to(device);
       denoiser = classifier_free_guidance(
           [&model, &options, device](const torch::Tensor& x, const torch::Tensor& t,

@@ -64,7 +64,9 @@ torch::Tensor sample_heun(const GaussianDiffusion& diffusion, const Denoiser& de
     double sigma = sigmas[t];
     // Churn: raise the noise to σ̂ = σ (1 + γ), snapped to a timestep, by adding fresh noise.
     if (gamma_max > 0 && sigma >= 0.05 && sigma <= 50) {
-      const int64_t t_hat = std::max(t, nearest_timestep(sigmas, static_cast<int64_t>(sigmas.size()) - 1, sigma * (1 + gamma_max)));
+      const int64_t t_hat =
+          std::max(t, nearest_timestep(sigmas, static_cast<int64_t>(sigmas.size()) - 1,
+                                       sigma * (1 + gamma_max)));
       const double sigma_hat = sigmas[t_hat];
       if (t_hat > t) x = x + std::sqrt(sigma_hat * sigma_hat - sigma * sigma) * noise.next();
       t = t_hat;

@@ -38,7 +38,8 @@ std::vector<uint8_t> read_maybe_gzipped(const std::string& path) {
     }
     if (n == 0) break;
     bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + n);
-    if (bytes.size() > kMaxIdxBytes) throw Error(path + ": more than 1 GiB of data: not an IDX file");
+    if (bytes.size() > kMaxIdxBytes)
+      throw Error(path + ": more than 1 GiB of data: not an IDX file");
   }
   return bytes;
 }
@@ -51,8 +52,10 @@ IdxArray parse_idx(const std::vector<uint8_t>& bytes, const std::string& name) {
   }
   if (bytes[2] != 0x08) throw Error(name + ": IDX element type is not unsigned bytes (0x08)");
   const int ndim = bytes[3];
-  if (ndim < 1 || ndim > 4) throw Error(name + ": IDX with " + std::to_string(ndim) + " dimensions");
-  if (bytes.size() < 4 + 4 * static_cast<size_t>(ndim)) throw Error(name + ": truncated IDX header");
+  if (ndim < 1 || ndim > 4)
+    throw Error(name + ": IDX with " + std::to_string(ndim) + " dimensions");
+  if (bytes.size() < 4 + 4 * static_cast<size_t>(ndim))
+    throw Error(name + ": truncated IDX header");
   IdxArray array;
   uint64_t count = 1;
   for (int i = 0; i < ndim; ++i) {
@@ -63,8 +66,9 @@ IdxArray parse_idx(const std::vector<uint8_t>& bytes, const std::string& name) {
   }
   const size_t header = 4 + 4 * static_cast<size_t>(ndim);
   if (bytes.size() - header != count) {
-    throw Error(name + ": IDX header promises " + std::to_string(count) + " bytes of data, the file has " +
-                std::to_string(bytes.size() - header) + " (truncated or corrupt)");
+    throw Error(name + ": IDX header promises " + std::to_string(count) +
+                " bytes of data, the file has " + std::to_string(bytes.size() - header) +
+                " (truncated or corrupt)");
   }
   array.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(header), bytes.end());
   return array;
@@ -97,8 +101,8 @@ int64_t write_split(const IdxArray& images, const IdxArray& labels, const std::s
   for (int64_t i = 0; i < n; ++i) {
     const uint8_t label = labels.data[i];
     if (label >= classes.size()) {
-      throw Error(labels_name + ": label " + std::to_string(label) + " at index " + std::to_string(i) +
-                  " is not a class (0-9): corrupt file");
+      throw Error(labels_name + ": label " + std::to_string(label) + " at index " +
+                  std::to_string(i) + " is not a class (0-9): corrupt file");
     }
     Image image{28, 28, 1, {}};
     image.pixels.assign(images.data.begin() + i * 784, images.data.begin() + (i + 1) * 784);
@@ -114,7 +118,9 @@ int64_t write_split(const IdxArray& images, const IdxArray& labels, const std::s
 int64_t extract_fashion_mnist(const std::string& source, const std::string& out) {
   std::error_code ec;
   if (!fs::is_directory(source, ec)) {
-    throw Error(source + ": not found; install Debian's package: sudo apt-get install dataset-fashion-mnist");
+    throw Error(
+        source +
+        ": not found; install Debian's package: sudo apt-get install dataset-fashion-mnist");
   }
   if (fs::exists(out, ec)) throw Error(out + ": already exists; remove it or choose another --out");
   // Written beside the target and renamed at the end: an interrupted run leaves no half folder that
@@ -122,7 +128,8 @@ int64_t extract_fashion_mnist(const std::string& source, const std::string& out)
   const fs::path partial = fs::path(out).string() + ".partial";
   fs::remove_all(partial, ec);
   int64_t written = 0;
-  for (const auto& [split, prefix] : {std::pair<std::string, std::string>{"train", "train"}, {"test", "t10k"}}) {
+  for (const auto& [split, prefix] :
+       {std::pair<std::string, std::string>{"train", "train"}, {"test", "t10k"}}) {
     const std::string images_path = source + "/" + prefix + "-images-idx3-ubyte.gz";
     const std::string labels_path = source + "/" + prefix + "-labels-idx1-ubyte.gz";
     written += write_split(read_idx(images_path), read_idx(labels_path), images_path, labels_path,

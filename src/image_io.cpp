@@ -1,6 +1,8 @@
 #include "ddpm/image_io.h"
 
-#include "ddpm/crc.h"
+#include <stb_image.h>
+#include <stb_image_resize.h>
+#include <stb_image_write.h>
 
 #include <algorithm>
 #include <array>
@@ -9,12 +11,9 @@
 #include <fstream>
 
 #include "ddpm/atomic_file.h"
+#include "ddpm/crc.h"
 #include "ddpm/error.h"
 #include "ddpm/file_input.h"
-
-#include <stb_image.h>
-#include <stb_image_resize.h>
-#include <stb_image_write.h>
 
 namespace ddpm {
 
@@ -84,10 +83,12 @@ Image center_crop(const Image& src, int width, int height) {
 
 Image resize_center_crop(const Image& src, int size, const std::string& name) {
   // The resize scales the short side to `size`: the long side's work grows with the aspect ratio.
-  const int64_t long_side = std::max(src.width, src.height), short_side = std::min(src.width, src.height);
+  const int64_t long_side = std::max(src.width, src.height),
+                short_side = std::min(src.width, src.height);
   if (short_side < 1 || long_side > kMaxAspectRatio * short_side) {
-    throw Error(name + ": image is " + std::to_string(src.width) + "x" + std::to_string(src.height) +
-                ", more than " + std::to_string(kMaxAspectRatio) + " times wider than high or " +
+    throw Error(name + ": image is " + std::to_string(src.width) + "x" +
+                std::to_string(src.height) + ", more than " + std::to_string(kMaxAspectRatio) +
+                " times wider than high or " +
                 "the reverse: its centre crop would keep almost nothing; crop it or remove it");
   }
   const double scale = static_cast<double>(size) / std::min(src.width, src.height);
@@ -95,11 +96,12 @@ Image resize_center_crop(const Image& src, int size, const std::string& name) {
   const int h = std::max(size, static_cast<int>(std::lround(src.height * scale)));
   Image resized = src;
   if (w != src.width || h != src.height) {
-    resized = Image{w, h, src.channels, std::vector<uint8_t>(static_cast<size_t>(w) * h * src.channels)};
-    // stb picks a filter with proper support for downsampling (Mitchell, antialiased) and upsampling
-    // (Catmull-Rom); values are filtered as stored, like PIL and torchvision.
-    if (!stbir_resize_uint8(src.pixels.data(), src.width, src.height, 0, resized.pixels.data(), w, h,
-                            0, src.channels)) {
+    resized =
+        Image{w, h, src.channels, std::vector<uint8_t>(static_cast<size_t>(w) * h * src.channels)};
+    // stb picks a filter with proper support for downsampling (Mitchell, antialiased) and
+    // upsampling (Catmull-Rom); values are filtered as stored, like PIL and torchvision.
+    if (!stbir_resize_uint8(src.pixels.data(), src.width, src.height, 0, resized.pixels.data(), w,
+                            h, 0, src.channels)) {
       throw Error("image resize failed");
     }
   }
@@ -181,8 +183,10 @@ Image tensor_to_image(const torch::Tensor& image) {
                  .to(torch::kUInt8)
                  .permute({1, 2, 0})
                  .contiguous();  // [H, W, C]
-  Image out{static_cast<int>(hwc.size(1)), static_cast<int>(hwc.size(0)),
-            static_cast<int>(hwc.size(2)), {}};
+  Image out{static_cast<int>(hwc.size(1)),
+            static_cast<int>(hwc.size(0)),
+            static_cast<int>(hwc.size(2)),
+            {}};
   out.pixels.assign(hwc.data_ptr<uint8_t>(), hwc.data_ptr<uint8_t>() + hwc.numel());
   return out;
 }
@@ -196,7 +200,8 @@ Image make_grid(const torch::Tensor& images, int64_t nrow, int64_t padding) {
              std::vector<uint8_t>(static_cast<size_t>(gw * gh * c), 255)};
   for (int64_t i = 0; i < n; ++i) {
     Image tile = tensor_to_image(images[i]);
-    const int64_t x0 = padding + (i % nrow) * (w + padding), y0 = padding + (i / nrow) * (h + padding);
+    const int64_t x0 = padding + (i % nrow) * (w + padding),
+                  y0 = padding + (i / nrow) * (h + padding);
     for (int64_t y = 0; y < h; ++y) {
       std::memcpy(&grid.pixels[((y0 + y) * gw + x0) * c], &tile.pixels[y * w * c], w * c);
     }

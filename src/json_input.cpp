@@ -32,8 +32,10 @@ void check_depth(const std::string& text, const std::string& origin) {
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
@@ -53,14 +55,21 @@ class DuplicateKeys {
   explicit DuplicateKeys(std::string origin) : origin_(std::move(origin)) {}
   bool operator()(int, json::parse_event_t event, json& parsed) {
     switch (event) {
-      case json::parse_event_t::object_start: frames_.push_back({true, {}, ""}); break;
-      case json::parse_event_t::array_start: frames_.push_back({false, {}, ""}); break;
+      case json::parse_event_t::object_start:
+        frames_.push_back({true, {}, ""});
+        break;
+      case json::parse_event_t::array_start:
+        frames_.push_back({false, {}, ""});
+        break;
       case json::parse_event_t::object_end:
       case json::parse_event_t::array_end:
         if (!frames_.empty()) frames_.pop_back();
         break;
-      case json::parse_event_t::key: key(parsed.get<std::string>()); break;
-      case json::parse_event_t::value: break;
+      case json::parse_event_t::key:
+        key(parsed.get<std::string>());
+        break;
+      case json::parse_event_t::value:
+        break;
     }
     return true;
   }
@@ -95,7 +104,8 @@ json parse_json_input(const std::string& text, const std::string& origin) {
     std::string what = e.what();
     auto colon = what.find(": ", what.find("parse error"));
     std::string detail = colon == std::string::npos ? what : what.substr(colon + 2);
-    throw Error(origin + position(text, e.byte == 0 ? 0 : e.byte - 1) + ": invalid JSON: " + detail);
+    throw Error(origin + position(text, e.byte == 0 ? 0 : e.byte - 1) +
+                ": invalid JSON: " + detail);
   } catch (const json::out_of_range& e) {
     // A number beyond the range of a double. The parser gives no position: it is where the quoted
     // token first appears.

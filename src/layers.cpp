@@ -26,11 +26,13 @@ torch::Tensor timestep_embedding(const torch::Tensor& t, int64_t dim) {
   const int64_t half = dim / 2;
   // freq_i = exp(−log(10000) · i / (half − 1)), as in the original DDPM code.
   const double step = std::log(10000.0) / static_cast<double>(std::max<int64_t>(half - 1, 1));
-  auto freqs = torch::exp(torch::arange(half, torch::TensorOptions().dtype(torch::kFloat32)
-                                                  .device(t.device())) * -step);  // [half]
-  auto args = t.to(torch::kFloat32).unsqueeze(1) * freqs.unsqueeze(0);           // [B, half]
-  auto emb = torch::cat({torch::sin(args), torch::cos(args)}, 1);                 // [B, 2·half]
-  if (dim % 2 == 1) emb = torch::nn::functional::pad(emb, torch::nn::functional::PadFuncOptions({0, 1}));
+  auto freqs = torch::exp(
+      torch::arange(half, torch::TensorOptions().dtype(torch::kFloat32).device(t.device())) *
+      -step);                                                           // [half]
+  auto args = t.to(torch::kFloat32).unsqueeze(1) * freqs.unsqueeze(0);  // [B, half]
+  auto emb = torch::cat({torch::sin(args), torch::cos(args)}, 1);       // [B, 2·half]
+  if (dim % 2 == 1)
+    emb = torch::nn::functional::pad(emb, torch::nn::functional::PadFuncOptions({0, 1}));
   return emb;  // [B, dim]
 }
 
@@ -71,8 +73,8 @@ torch::Tensor norm_silu(torch::nn::GroupNorm& norm, const torch::Tensor& x) {
 
 torch::Tensor ResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& temb) {
   const bool grad = torch::GradMode::is_enabled();
-  auto h = conv1_(norm_silu(norm1_, x));                                     // [B, out, H, W]
-  auto t = temb_proj_(torch::silu(temb)).unsqueeze(-1).unsqueeze(-1);        // [B, out, 1, 1]
+  auto h = conv1_(norm_silu(norm1_, x));                               // [B, out, H, W]
+  auto t = temb_proj_(torch::silu(temb)).unsqueeze(-1).unsqueeze(-1);  // [B, out, 1, 1]
   h = grad ? h + t : h.add_(t);
   h = conv2_(dropout_(norm_silu(norm2_, h)));
   return grad ? (skip_ ? skip_(x) : x) + h : h.add_(skip_ ? skip_(x) : x);
@@ -90,11 +92,11 @@ torch::Tensor AttentionBlockImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   const int64_t d = C / heads_;
   auto qkv = qkv_(group_norm(norm_, x)).reshape({B, 3, heads_, d, H * W});  // [B, 3, h, d, L]
-  auto q = qkv.select(1, 0).transpose(-2, -1);                   // [B, h, L, d]
+  auto q = qkv.select(1, 0).transpose(-2, -1);                              // [B, h, L, d]
   auto k = qkv.select(1, 1).transpose(-2, -1);
   auto v = qkv.select(1, 2).transpose(-2, -1);
-  auto out = compat::attention(q, k, v);                          // [B, h, L, d]
-  out = out.transpose(-2, -1).reshape({B, C, H, W});              // [B, C, H, W]
+  auto out = compat::attention(q, k, v);              // [B, h, L, d]
+  out = out.transpose(-2, -1).reshape({B, C, H, W});  // [B, C, H, W]
   auto projected = proj_(out);
   return torch::GradMode::is_enabled() ? x + projected : projected.add_(x);
 }
@@ -102,7 +104,9 @@ torch::Tensor AttentionBlockImpl::forward(const torch::Tensor& x) {
 DownsampleImpl::DownsampleImpl(int64_t channels)
     : conv_(register_module("conv", conv3x3(channels, channels, 2))) {}
 
-torch::Tensor DownsampleImpl::forward(const torch::Tensor& x) { return conv_(x); }  // [B, C, H/2, W/2]
+torch::Tensor DownsampleImpl::forward(const torch::Tensor& x) {
+  return conv_(x);
+}  // [B, C, H/2, W/2]
 
 UpsampleImpl::UpsampleImpl(int64_t channels)
     : conv_(register_module("conv", conv3x3(channels, channels))) {}

@@ -29,7 +29,7 @@ torch::Tensor discretized_gaussian_log_likelihood(const torch::Tensor& x, const 
   auto inv_std = torch::exp(-log_scale);
   auto cdf_plus = standard_normal_cdf(inv_std * (centered + half_bin));
   auto cdf_min = standard_normal_cdf(inv_std * (centered - half_bin));
-  auto log_cdf_plus = torch::log(cdf_plus.clamp_min(1e-12));             // left edge bin: (−∞, b]
+  auto log_cdf_plus = torch::log(cdf_plus.clamp_min(1e-12));  // left edge bin: (−∞, b]
   auto log_one_minus_cdf_min = torch::log((1.0 - cdf_min).clamp_min(1e-12));  // right edge: [a, ∞)
   auto log_delta = torch::log((cdf_plus - cdf_min).clamp_min(1e-12));
   return torch::where(x < -0.999, log_cdf_plus,
@@ -56,7 +56,8 @@ BoundTerms variational_bound(const GaussianDiffusion& diffusion, const Denoiser&
   // L_T = KL(q(x_T | x0) ‖ N(0, I)).
   auto q_T = diffusion.q_mean_variance(x0, t_batch(T - 1));
   out.prior = mean_over_dims(normal_kl(q_T.mean, q_T.log_variance, torch::zeros_like(x0),
-                                       torch::zeros_like(x0))) / kLn2;
+                                       torch::zeros_like(x0))) /
+              kLn2;
   // Middle terms: timesteps 1..T−1 (0-based), each KL(q(x_{t−1}|x_t, x0) ‖ p_θ(x_{t−1}|x_t)).
   std::vector<int64_t> ts;
   const int64_t middle = T - 1;
@@ -69,7 +70,8 @@ BoundTerms variational_bound(const GaussianDiffusion& diffusion, const Denoiser&
     int64_t previous = 1;
     for (int64_t i = 1; i <= subset; ++i) {
       const double frac = static_cast<double>(i) / static_cast<double>(subset);
-      const int64_t edge = std::max(previous + 1, 1 + static_cast<int64_t>(std::llround(frac * frac * middle)));
+      const int64_t edge =
+          std::max(previous + 1, 1 + static_cast<int64_t>(std::llround(frac * frac * middle)));
       const int64_t end = std::min(edge, T);  // stratum [previous, end)
       if (end <= previous) break;
       ts.push_back((previous + end - 1) / 2);
@@ -85,7 +87,8 @@ BoundTerms variational_bound(const GaussianDiffusion& diffusion, const Denoiser&
     auto x_t = diffusion.q_sample(x0, t, draw());
     auto q = diffusion.q_posterior(x0, x_t, t);
     auto p = diffusion.p_mean_variance(denoiser(x_t, t), x_t, t, /*clip=*/false);
-    terms.push_back(mean_over_dims(normal_kl(q.mean, q.log_variance, p.mean, p.log_variance)) / kLn2);
+    terms.push_back(mean_over_dims(normal_kl(q.mean, q.log_variance, p.mean, p.log_variance)) /
+                    kLn2);
     if (progress) progress(static_cast<int64_t>(i) + 1, total_steps);
   }
   out.terms = terms.empty() ? torch::zeros({B, 0}) : torch::stack(terms, 1);  // [B, K]
@@ -93,8 +96,9 @@ BoundTerms variational_bound(const GaussianDiffusion& diffusion, const Denoiser&
   auto t0 = t_batch(0);
   auto x_1 = diffusion.q_sample(x0, t0, draw());
   auto p0 = diffusion.p_mean_variance(denoiser(x_1, t0), x_1, t0, false);
-  out.decoder = -mean_over_dims(discretized_gaussian_log_likelihood(x0, p0.mean,
-                                                                    0.5 * p0.log_variance)) / kLn2;
+  out.decoder =
+      -mean_over_dims(discretized_gaussian_log_likelihood(x0, p0.mean, 0.5 * p0.log_variance)) /
+      kLn2;
   if (progress) progress(total_steps, total_steps);
   return out;
 }

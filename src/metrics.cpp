@@ -29,7 +29,8 @@ void save_feature_stats(const std::string& path, const FeatureStats& stats) {
 
 FeatureStats load_feature_stats(const std::string& path) {
   check_input_file(path, "feature statistics file");
-  const std::string bad = path + ": not a feature statistics file written by 'ddpm eval --ref-stats'";
+  const std::string bad =
+      path + ": not a feature statistics file written by 'ddpm eval --ref-stats'";
   FeatureStats stats;
   try {
     torch::serialize::InputArchive archive;
@@ -64,14 +65,15 @@ torch::Tensor sqrt_psd(const torch::Tensor& m) {
 double frechet_distance(const FeatureStats& a, const FeatureStats& b) {
   if (a.mean.sizes() != b.mean.sizes()) {
     throw Error("feature statistics have different dimensions (" + std::to_string(a.mean.size(0)) +
-                " vs " + std::to_string(b.mean.size(0)) + "): were they made with the same network?");
+                " vs " + std::to_string(b.mean.size(0)) +
+                "): were they made with the same network?");
   }
   auto diff = a.mean - b.mean;
   auto root_a = sqrt_psd(a.cov);
   auto [values, vectors] = torch::linalg_eigh(root_a.mm(b.cov).mm(root_a));
   const double trace_sqrt = values.clamp_min(0).sqrt().sum().item<double>();
-  return diff.dot(diff).item<double>() + a.cov.trace().item<double>() + b.cov.trace().item<double>() -
-         2.0 * trace_sqrt;
+  return diff.dot(diff).item<double>() + a.cov.trace().item<double>() +
+         b.cov.trace().item<double>() - 2.0 * trace_sqrt;
 }
 
 double kernel_inception_distance(const torch::Tensor& a_in, const torch::Tensor& b_in,
@@ -81,7 +83,9 @@ double kernel_inception_distance(const torch::Tensor& a_in, const torch::Tensor&
   if (m < 2) throw Error("KID needs at least 2 feature vectors in each set");
   const double d = static_cast<double>(a.size(1));
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  auto kernel = [d](const torch::Tensor& x, const torch::Tensor& y) { return (x.mm(y.t()) / d + 1).pow(3); };
+  auto kernel = [d](const torch::Tensor& x, const torch::Tensor& y) {
+    return (x.mm(y.t()) / d + 1).pow(3);
+  };
   double total = 0;
   for (int64_t s = 0; s < subsets; ++s) {
     auto x = a.index_select(0, torch::randperm(a.size(0), gen, torch::kLong).slice(0, 0, m));

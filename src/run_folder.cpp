@@ -49,10 +49,12 @@ RunFolder::RunFolder(const Config& config, bool resume, const std::string& resum
   if (resume) {
     resume_path_ = resume_from.empty() ? last() : resume_from;
     if (!fs::exists(resume_path_, ec)) {
-      throw Error(resume_path_ + ": no checkpoint to resume from; start a new run without --resume");
+      throw Error(resume_path_ +
+                  ": no checkpoint to resume from; start a new run without --resume");
     }
   } else if (fs::exists(last(), ec) || fs::exists(dir_ / "config.json", ec)) {
-    throw Error("run folder " + dir_.string() + " already holds a run; continue it with --resume, "
+    throw Error("run folder " + dir_.string() +
+                " already holds a run; continue it with --resume, "
                 "or choose another folder with --set train.run_dir=PATH");
   }
   fs::create_directories(dir_, ec);
@@ -73,7 +75,8 @@ void RunFolder::save(const std::vector<uint8_t>& bytes, int64_t step, bool snaps
   try {
     write_file_atomically(last(), bytes.data(), bytes.size());
     if (snapshot) {
-      write_file_atomically((dir_ / numbered("ckpt_", step, ".pt")).string(), bytes.data(), bytes.size());
+      write_file_atomically((dir_ / numbered("ckpt_", step, ".pt")).string(), bytes.data(),
+                            bytes.size());
       prune_snapshots(dir_, keep);
     }
   } catch (const Error& e) {

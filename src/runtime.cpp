@@ -1,7 +1,7 @@
 #include "ddpm/runtime.h"
 
-#include <malloc.h>
 #include <ATen/Context.h>
+#include <malloc.h>
 #include <torch/cuda.h>
 
 #include <limits>
@@ -53,8 +53,8 @@ torch::Device pick_device(const std::string& spec) {
       }
     }
     if (index < 0 || index >= static_cast<int64_t>(torch::cuda::device_count())) {
-      throw Error("device " + spec + ": no such GPU (" + std::to_string(torch::cuda::device_count()) +
-                  " visible)");
+      throw Error("device " + spec + ": no such GPU (" +
+                  std::to_string(torch::cuda::device_count()) + " visible)");
     }
     const torch::Device device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
     configure_device(device);

@@ -31,10 +31,12 @@ const char* dtype_name(torch::ScalarType type) {
 }
 
 // One header entry, checked: dtype known, shape of non-negative sizes, byte range consistent.
-torch::Tensor read_entry(const std::string& key, const json& e, const uint8_t* data, uint64_t data_size,
-                         const std::string& where, std::vector<std::pair<uint64_t, uint64_t>>& ranges) {
+torch::Tensor read_entry(const std::string& key, const json& e, const uint8_t* data,
+                         uint64_t data_size, const std::string& where,
+                         std::vector<std::pair<uint64_t, uint64_t>>& ranges) {
   const std::string at = where + ": tensor " + key;
-  if (!e.is_object() || !e.contains("dtype") || !e.contains("shape") || !e.contains("data_offsets")) {
+  if (!e.is_object() || !e.contains("dtype") || !e.contains("shape") ||
+      !e.contains("data_offsets")) {
     throw Error(at + ": needs dtype, shape and data_offsets");
   }
   const auto found = std::find_if(std::begin(kDTypes), std::end(kDTypes), [&](const DType& d) {
@@ -43,15 +45,19 @@ torch::Tensor read_entry(const std::string& key, const json& e, const uint8_t* d
   if (found == std::end(kDTypes)) throw Error(at + ": unsupported dtype " + e["dtype"].dump());
   std::vector<int64_t> shape;
   uint64_t count = 1;
-  if (!e["shape"].is_array() || e["shape"].size() > 8) throw Error(at + ": shape must be a list of up to 8 sizes");
+  if (!e["shape"].is_array() || e["shape"].size() > 8)
+    throw Error(at + ": shape must be a list of up to 8 sizes");
   for (const auto& s : e["shape"]) {
-    if (!s.is_number_unsigned() || s.get<uint64_t>() > (uint64_t{1} << 40)) throw Error(at + ": bad shape " + e["shape"].dump());
+    if (!s.is_number_unsigned() || s.get<uint64_t>() > (uint64_t{1} << 40))
+      throw Error(at + ": bad shape " + e["shape"].dump());
     shape.push_back(s.get<int64_t>());
     count *= s.get<uint64_t>();
-    if (count > (uint64_t{1} << 40)) throw Error(at + ": shape " + e["shape"].dump() + " is too large");
+    if (count > (uint64_t{1} << 40))
+      throw Error(at + ": shape " + e["shape"].dump() + " is too large");
   }
   const json& off = e["data_offsets"];
-  if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned()) {
+  if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
+      !off[1].is_number_unsigned()) {
     throw Error(at + ": data_offsets must be [begin, end]");
   }
   const uint64_t begin = off[0].get<uint64_t>(), end = off[1].get<uint64_t>();
@@ -99,15 +105,17 @@ std::vector<uint8_t> encode_safetensors(const SafeTensors& file) {
 }
 
 SafeTensors decode_safetensors(const std::vector<uint8_t>& b, const std::string& where) {
-  if (b.size() < 8) throw Error(where + ": not a safetensors file (shorter than its 8-byte header length)");
+  if (b.size() < 8)
+    throw Error(where + ": not a safetensors file (shorter than its 8-byte header length)");
   uint64_t n = 0;
   std::memcpy(&n, b.data(), 8);
   if (n > b.size() - 8 || n > (uint64_t{100} << 20)) {
     throw Error(where + ": not a safetensors file (header length " + std::to_string(n) +
                 " exceeds the file or 100 MiB)");
   }
-  const json header = parse_json_input(std::string(b.begin() + 8, b.begin() + 8 + static_cast<std::ptrdiff_t>(n)),
-                                       where + " (header)");
+  const json header =
+      parse_json_input(std::string(b.begin() + 8, b.begin() + 8 + static_cast<std::ptrdiff_t>(n)),
+                       where + " (header)");
   if (!header.is_object()) throw Error(where + ": the header is not a JSON object");
   SafeTensors file;
   const uint8_t* data = b.data() + 8 + n;
@@ -115,9 +123,11 @@ SafeTensors decode_safetensors(const std::vector<uint8_t>& b, const std::string&
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
   for (auto it = header.begin(); it != header.end(); ++it) {
     if (it.key() == "__metadata__") {
-      if (!it.value().is_object()) throw Error(where + ": __metadata__ must map strings to strings");
+      if (!it.value().is_object())
+        throw Error(where + ": __metadata__ must map strings to strings");
       for (auto m = it.value().begin(); m != it.value().end(); ++m) {
-        if (!m.value().is_string()) throw Error(where + ": __metadata__ must map strings to strings");
+        if (!m.value().is_string())
+          throw Error(where + ": __metadata__ must map strings to strings");
         file.metadata[m.key()] = m.value().get<std::string>();
       }
       continue;
@@ -128,11 +138,14 @@ SafeTensors decode_safetensors(const std::vector<uint8_t>& b, const std::string&
   std::sort(ranges.begin(), ranges.end());
   uint64_t covered = 0;
   for (const auto& [begin, end] : ranges) {
-    if (begin != covered) throw Error(where + ": tensor data overlaps or leaves a gap at byte " + std::to_string(covered));
+    if (begin != covered)
+      throw Error(where + ": tensor data overlaps or leaves a gap at byte " +
+                  std::to_string(covered));
     covered = end;
   }
   if (covered != data_size) {
-    throw Error(where + ": " + std::to_string(data_size - covered) + " bytes after the last tensor");
+    throw Error(where + ": " + std::to_string(data_size - covered) +
+                " bytes after the last tensor");
   }
   return file;
 }
@@ -144,7 +157,8 @@ std::map<std::string, torch::Tensor> module_tensors(torch::nn::Module& module) {
   return out;
 }
 
-void load_module_tensors(torch::nn::Module& module, const std::map<std::string, torch::Tensor>& tensors,
+void load_module_tensors(torch::nn::Module& module,
+                         const std::map<std::string, torch::Tensor>& tensors,
                          const std::string& where) {
   std::vector<std::pair<torch::Tensor, torch::Tensor>> pending;
   std::map<std::string, torch::Tensor> targets;

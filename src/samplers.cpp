@@ -105,8 +105,8 @@ int64_t deterministic_start(const GaussianDiffusion& diffusion) {
 torch::Tensor sample_ddim(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
                           NoiseStream& noise, int64_t steps, double eta, Spacing spacing,
                           bool clip_denoised, const Progress& progress) {
-  const auto ts = sampler_timesteps(
-      diffusion, steps, spacing == Spacing::automatic ? Spacing::uniform : spacing);
+  const auto ts = sampler_timesteps(diffusion, steps,
+                                    spacing == Spacing::automatic ? Spacing::uniform : spacing);
   const auto& ab = diffusion.table64().alphas_cumprod;
   auto x = noise.next();
   const int64_t n = static_cast<int64_t>(ts.size());
@@ -125,8 +125,8 @@ torch::Tensor sample_ddim(const GaussianDiffusion& diffusion, const Denoiser& de
       eps = (x - std::sqrt(a_t) * x0) / std::sqrt(1.0 - a_t);
     }
     // σ_t(η) = η √((1 − ᾱ_prev)/(1 − ᾱ_t)) √(1 − ᾱ_t/ᾱ_prev)   (Song et al. 2021, eq. 16)
-    const double sigma =
-        eta * std::sqrt((1.0 - a_prev) / (1.0 - a_t)) * std::sqrt(std::max(0.0, 1.0 - a_t / a_prev));
+    const double sigma = eta * std::sqrt((1.0 - a_prev) / (1.0 - a_t)) *
+                         std::sqrt(std::max(0.0, 1.0 - a_t / a_prev));
     x = std::sqrt(a_prev) * x0 + std::sqrt(std::max(0.0, 1.0 - a_prev - sigma * sigma)) * eps;
     if (sigma > 0 && i > 0) x = x + sigma * noise.next();
     if (progress) progress(n - i, n);
@@ -137,8 +137,8 @@ torch::Tensor sample_ddim(const GaussianDiffusion& diffusion, const Denoiser& de
 torch::Tensor sample_dpmpp_2m(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
                               NoiseStream& noise, int64_t steps, Spacing spacing,
                               bool clip_denoised, const Progress& progress) {
-  const auto ts = sampler_timesteps(
-      diffusion, steps, spacing == Spacing::automatic ? Spacing::logsnr : spacing);
+  const auto ts = sampler_timesteps(diffusion, steps,
+                                    spacing == Spacing::automatic ? Spacing::logsnr : spacing);
   const auto& ab = diffusion.table64().alphas_cumprod;
   // α_t = √ᾱ_t, σ_t = √(1 − ᾱ_t), λ_t = log(α_t/σ_t): the half log-SNR the solver steps in.
   auto alpha = [&](int64_t t) { return std::sqrt(ab[t].item<double>()); };
@@ -154,7 +154,8 @@ torch::Tensor sample_dpmpp_2m(const GaussianDiffusion& diffusion, const Denoiser
     auto x0 = diffusion.denoise(denoiser(x, tt), x, tt).x0;
     if (clip_denoised) x0 = x0.clamp(-1.0, 1.0);
     if (i == 0) {
-      x = x0;  // the last step lands on the data (σ = 0), where only the first-order update is finite
+      x = x0;  // the last step lands on the data (σ = 0), where only the first-order update is
+               // finite
     } else {
       const int64_t s = ts[i - 1];
       const double h = lambda(s) - lambda(t);
@@ -206,7 +207,8 @@ torch::Tensor run_sampler(const GaussianDiffusion& diffusion, const Denoiser& de
     case Sampler::heun:
       return sample_heun(diffusion, denoiser, noise, heun_levels(options, diffusion.timesteps()),
                          options.churn, options.clip_denoised, options.progress);
-    case Sampler::dpmpp2m: break;
+    case Sampler::dpmpp2m:
+      break;
   }
   return sample_dpmpp_2m(diffusion, denoiser, noise, steps, options.spacing, options.clip_denoised,
                          options.progress);

@@ -51,8 +51,10 @@ ScheduleTable make_schedule_table(const std::vector<double>& betas_in) {
   s.posterior_variance = s.betas * (1.0 - s.alphas_cumprod_prev) / (1.0 - s.alphas_cumprod);
   // β̃_0 = 0; the log is clipped by using β̃_1 there, as in the original implementation.
   auto clipped = s.posterior_variance.clone();
-  if (T > 1) clipped[0] = s.posterior_variance[1];
-  else clipped[0] = s.betas[0];
+  if (T > 1)
+    clipped[0] = s.posterior_variance[1];
+  else
+    clipped[0] = s.betas[0];
   s.posterior_log_variance_clipped = torch::log(clipped);
   s.posterior_mean_coef1 = s.betas * torch::sqrt(s.alphas_cumprod_prev) / (1.0 - s.alphas_cumprod);
   s.posterior_mean_coef2 =

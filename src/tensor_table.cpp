@@ -39,8 +39,9 @@ void collect(torch::nn::Module& module, torch::serialize::InputArchive& archive,
       throw Error(full + ": missing from the checkpoint");
     }
     if (stored.sizes() != target.sizes()) {
-      throw Error(full + ": shape " + shape_of(stored) + " in the checkpoint, but the model built " +
-                  "from its config has " + shape_of(target));
+      throw Error(full + ": shape " + shape_of(stored) +
+                  " in the checkpoint, but the model built " + "from its config has " +
+                  shape_of(target));
     }
     if (stored.scalar_type() != target.scalar_type()) {
       throw Error(full + ": dtype " + std::string(c10::toString(stored.scalar_type())) +
@@ -51,7 +52,8 @@ void collect(torch::nn::Module& module, torch::serialize::InputArchive& archive,
     }
     out.push_back({target, stored});
   };
-  for (auto& item : module.named_parameters(/*recurse=*/false)) check(item.key(), item.value(), false);
+  for (auto& item : module.named_parameters(/*recurse=*/false))
+    check(item.key(), item.value(), false);
   for (auto& item : module.named_buffers(/*recurse=*/false)) check(item.key(), item.value(), true);
   for (auto& child : module.named_children()) {
     expected.insert(child.key());
@@ -63,7 +65,8 @@ void collect(torch::nn::Module& module, torch::serialize::InputArchive& archive,
   }
   for (const auto& key : archive.keys()) {
     if (!expected.count(key)) {
-      throw Error(where + ": " + joined(prefix, key) + ": not part of the model built from the "
+      throw Error(where + ": " + joined(prefix, key) +
+                  ": not part of the model built from the "
                   "checkpoint's config");
     }
   }

@@ -24,7 +24,9 @@ void varint(std::vector<uint8_t>& out, uint64_t v) {
   }
   out.push_back(static_cast<uint8_t>(v));
 }
-void key(std::vector<uint8_t>& out, int field, int wire) { varint(out, static_cast<uint64_t>(field << 3 | wire)); }
+void key(std::vector<uint8_t>& out, int field, int wire) {
+  varint(out, static_cast<uint64_t>(field << 3 | wire));
+}
 template <class T>
 void fixed(std::vector<uint8_t>& out, int field, T v) {  // wire 1 (double) or 5 (float)
   key(out, field, sizeof(T) == 8 ? 1 : 5);
@@ -48,7 +50,8 @@ void int_field(std::vector<uint8_t>& out, int field, int64_t v) {
 }
 
 // Event { double wall_time = 1; int64 step = 2; Summary summary = 5; }
-std::vector<uint8_t> event_with_value(double wall_time, int64_t step, const std::vector<uint8_t>& value) {
+std::vector<uint8_t> event_with_value(double wall_time, int64_t step,
+                                      const std::vector<uint8_t>& value) {
   std::vector<uint8_t> summary;
   bytes_field(summary, 1, value);  // Summary { repeated Value value = 1; }
   std::vector<uint8_t> event;
@@ -84,7 +87,8 @@ std::vector<uint8_t> event_file_version(double wall_time) {
   return event;
 }
 
-std::vector<uint8_t> event_scalar(double wall_time, int64_t step, const std::string& tag, float value) {
+std::vector<uint8_t> event_scalar(double wall_time, int64_t step, const std::string& tag,
+                                  float value) {
   std::vector<uint8_t> v;  // Value { string tag = 1; float simple_value = 2; }
   bytes_field(v, 1, tag);
   fixed(v, 2, value);
@@ -93,7 +97,8 @@ std::vector<uint8_t> event_scalar(double wall_time, int64_t step, const std::str
 
 std::vector<uint8_t> event_image(double wall_time, int64_t step, const std::string& tag, int height,
                                  int width, int channels, const std::vector<uint8_t>& png) {
-  std::vector<uint8_t> image;  // Image { int32 height = 1; width = 2; colorspace = 3; bytes encoded_image_string = 4; }
+  std::vector<uint8_t> image;  // Image { int32 height = 1; width = 2; colorspace = 3; bytes
+                               // encoded_image_string = 4; }
   int_field(image, 1, height);
   int_field(image, 2, width);
   int_field(image, 3, channels);
@@ -108,17 +113,20 @@ EventWriter::EventWriter(const std::string& dir) {
   char host[256] = "localhost";
   gethostname(host, sizeof(host) - 1);
   const double now = now_seconds();
-  path_ = (std::filesystem::path(dir) / ("events.out.tfevents." + std::to_string(static_cast<int64_t>(now)) +
-                                         "." + host + "." + std::to_string(getpid())))
+  path_ = (std::filesystem::path(dir) /
+           ("events.out.tfevents." + std::to_string(static_cast<int64_t>(now)) + "." + host + "." +
+            std::to_string(getpid())))
               .string();
   out_.open(path_, std::ios::binary | std::ios::app);
-  if (!out_) throw Error(path_ + ": cannot create the TensorBoard event file (check the run folder)");
+  if (!out_)
+    throw Error(path_ + ": cannot create the TensorBoard event file (check the run folder)");
   write(event_file_version(now));
 }
 
 void EventWriter::write(const std::vector<uint8_t>& event) {
   const auto record = tfrecord(event);
-  out_.write(reinterpret_cast<const char*>(record.data()), static_cast<std::streamsize>(record.size()));
+  out_.write(reinterpret_cast<const char*>(record.data()),
+             static_cast<std::streamsize>(record.size()));
   out_.flush();
 }
 

@@ -37,8 +37,8 @@ std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
   int64_t s = static_cast<int64_t>(seconds + 0.5);
   std::ostringstream os;
-  os << s / 3600 << ":" << std::setw(2) << std::setfill('0') << (s / 60) % 60 << ":"
-     << std::setw(2) << std::setfill('0') << s % 60;
+  os << s / 3600 << ":" << std::setw(2) << std::setfill('0') << (s / 60) % 60 << ":" << std::setw(2)
+     << std::setfill('0') << s % 60;
   return os.str();
 }
 
@@ -214,9 +214,13 @@ void Trainer::log_interval() {
   const double eta = seconds_since(run_start_) / static_cast<double>(meta.step - start_step_) *
                      static_cast<double>(tc_.steps - meta.step);
   result_.last_loss = interval_.loss_sum / std::max<int64_t>(interval_.steps, 1);
-  record({{"step", meta.step}, {"loss", result_.last_loss}, {"lr", last_applied_.lr},
-          {"grad_norm", last_applied_.grad_norm}, {"images_per_sec", ips},
-          {"epoch", sampler_->position().epoch}, {"nonfinite_skipped", meta.nonfinite_skipped}},
+  record({{"step", meta.step},
+          {"loss", result_.last_loss},
+          {"lr", last_applied_.lr},
+          {"grad_norm", last_applied_.grad_norm},
+          {"images_per_sec", ips},
+          {"epoch", sampler_->position().epoch},
+          {"nonfinite_skipped", meta.nonfinite_skipped}},
          "train/");
   std::ostringstream line;
   line << "step " << meta.step << "/" << tc_.steps << " | loss " << std::setprecision(4)
@@ -247,18 +251,23 @@ void Trainer::preview() {
   }
   const Image grid = make_grid(generate(state_.shadow, diffusion_, g), grid_columns(g));
   const int64_t step = state_.meta.step;
-  write_png(folder_.preview_path(step), grid, {{"ddpm:step", std::to_string(step)}, {"ddpm:weights", "ema"}});
-  if (events_) events_->image(step, "preview/ema", grid.height, grid.width, grid.channels, encode_png(grid));
+  write_png(folder_.preview_path(step), grid,
+            {{"ddpm:step", std::to_string(step)}, {"ddpm:weights", "ema"}});
+  if (events_)
+    events_->image(step, "preview/ema", grid.height, grid.width, grid.channels, encode_png(grid));
 }
 
 void Trainer::evaluate_heldout() {
-  const auto m = ddpm::evaluate_heldout(state_.model, state_.shadow, diffusion_, heldout_, tc_, device_);
-  nlohmann::json row = {{"step", state_.meta.step}, {"heldout_loss", m.loss}, {"heldout_loss_ema", m.loss_ema}};
+  const auto m =
+      ddpm::evaluate_heldout(state_.model, state_.shadow, diffusion_, heldout_, tc_, device_);
+  nlohmann::json row = {
+      {"step", state_.meta.step}, {"heldout_loss", m.loss}, {"heldout_loss_ema", m.loss_ema}};
   if (m.has_bpd) row["heldout_bpd_ema"] = m.bpd_ema;
   record(row, "heldout/");
   progress_.end();
-  log_ << "held-out at step " << state_.meta.step << ": loss " << m.loss << " (EMA " << m.loss_ema << ")"
-       << (m.has_bpd ? ", " + std::to_string(m.bpd_ema) + " bits/dim (EMA)" : std::string()) << "\n";
+  log_ << "held-out at step " << state_.meta.step << ": loss " << m.loss << " (EMA " << m.loss_ema
+       << ")" << (m.has_bpd ? ", " + std::to_string(m.bpd_ema) + " bits/dim (EMA)" : std::string())
+       << "\n";
 }
 
 // A row of metrics.jsonl, and its numbers (step and epoch aside) as TensorBoard scalars.

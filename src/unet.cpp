@@ -9,8 +9,8 @@ namespace ddpm {
 namespace nn = torch::nn;
 
 namespace {
-// Forward FLOPs per image, counting a multiply-add as 2 and leaving out normalisation, activations and
-// other elementwise work (under 1% of the total for these shapes).
+// Forward FLOPs per image, counting a multiply-add as 2 and leaving out normalisation, activations
+// and other elementwise work (under 1% of the total for these shapes).
 double conv_flops(int64_t in, int64_t out, int64_t kernel, int64_t out_resolution) {
   return 2.0 * kernel * kernel * in * out * out_resolution * out_resolution;
 }
@@ -33,7 +33,8 @@ std::string block_name(const char* path, int64_t level, const char* kind, int64_
 
 }  // namespace
 
-UNetImpl::UNetImpl(const ModelConfig& config) : config_(config), temb_dim_(4 * config.base_channels) {
+UNetImpl::UNetImpl(const ModelConfig& config)
+    : config_(config), temb_dim_(4 * config.base_channels) {
   const int64_t ch = config.base_channels;
   time_embed_ = register_module("time_embed", TimeEmbedding(ch, temb_dim_));
   flops_ = 2.0 * (ch * temb_dim_ + temb_dim_ * temb_dim_);
@@ -48,13 +49,15 @@ UNetImpl::UNetImpl(const ModelConfig& config) : config_(config), temb_dim_(4 * c
   build_down(at);
   build_middle(at);
   build_up(at);
-  norm_out_ = register_module("norm_out", nn::GroupNorm(nn::GroupNormOptions(config.num_groups, at.channels)));
+  norm_out_ = register_module("norm_out",
+                              nn::GroupNorm(nn::GroupNormOptions(config.num_groups, at.channels)));
   conv_out_ = register_module("conv_out", conv3x3(at.channels, config.in_channels));
   flops_ += conv_flops(at.channels, config.in_channels, 3, at.resolution);
   zero_init(conv_out_);
 }
 
-void UNetImpl::add_block(Level& level, Cursor& at, int64_t in, int64_t out, const std::string& name) {
+void UNetImpl::add_block(Level& level, Cursor& at, int64_t in, int64_t out,
+                         const std::string& name) {
   const auto& c = config_;
   level.res.push_back(register_module(name + "_res_" + std::to_string(level.res.size()),
                                       ResBlock(in, out, temb_dim_, c.dropout, c.num_groups)));
@@ -63,9 +66,10 @@ void UNetImpl::add_block(Level& level, Cursor& at, int64_t in, int64_t out, cons
   const auto& r = c.attention_resolutions;
   const bool attention = std::find(r.begin(), r.end(), at.resolution) != r.end();
   if (attention) flops_ += attention_flops(out, at.resolution);
-  level.attn.push_back(attention ? register_module(name + "_attn_" + std::to_string(level.attn.size()),
-                                                   AttentionBlock(out, c.num_heads, c.num_groups))
-                                 : AttentionBlock(nullptr));
+  level.attn.push_back(attention
+                           ? register_module(name + "_attn_" + std::to_string(level.attn.size()),
+                                             AttentionBlock(out, c.num_heads, c.num_groups))
+                           : AttentionBlock(nullptr));
 }
 
 // Down path: num_res_blocks blocks per level, each output pushed onto the skip stack, then a
@@ -80,7 +84,8 @@ void UNetImpl::build_down(Cursor& at) {
       at.skips.push_back(at.channels);
     }
     if (i + 1 < levels) {
-      level.down = register_module(block_name("down", i, "downsample", -1), Downsample(at.channels));
+      level.down =
+          register_module(block_name("down", i, "downsample", -1), Downsample(at.channels));
       at.skips.push_back(at.channels);
       at.resolution /= 2;
       flops_ += conv_flops(at.channels, at.channels, 3, at.resolution);
@@ -105,7 +110,8 @@ void UNetImpl::build_up(Cursor& at) {
     for (int64_t j = 0; j <= config_.num_res_blocks; ++j) {
       const int64_t skip = at.skips.back();
       at.skips.pop_back();
-      add_block(level, at, at.channels + skip, config_.base_channels * config_.channel_mults[i], name);
+      add_block(level, at, at.channels + skip, config_.base_channels * config_.channel_mults[i],
+                name);
     }
     if (i > 0) {
       level.up = register_module(block_name("up", i, "upsample", -1), Upsample(at.channels));
@@ -145,7 +151,8 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& t,
   h = mid_res2_(mid_attn_(mid_res1_(h, temb)), temb);
   for (auto& level : up_levels_) {
     for (size_t j = 0; j < level.res.size(); ++j) {
-      h = level.res[j](torch::cat({h, skips.back()}, 1), temb);  // [B, C + skip, H, W] → [B, C', H, W]
+      h = level.res[j](torch::cat({h, skips.back()}, 1),
+                       temb);  // [B, C + skip, H, W] → [B, C', H, W]
       skips.pop_back();
       if (level.attn[j]) h = level.attn[j](h);
     }

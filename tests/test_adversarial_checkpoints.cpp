@@ -1,5 +1,5 @@
-// Issue 15, through the real binary: crafted checkpoints with valid checksums. The embedded config is
-// validated exactly like a config file, the metadata's counts and lists are checked, and every
+// Issue 15, through the real binary: crafted checkpoints with valid checksums. The embedded config
+// is validated exactly like a config file, the metadata's counts and lists are checked, and every
 // tensor's name, shape, dtype and values are checked against the model before anything is loaded.
 #include <gtest/gtest.h>
 
@@ -8,8 +8,8 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
-#include "ddpm/crc.h"
 #include "ddpm/checkpoint.h"
+#include "ddpm/crc.h"
 #include "ddpm/image_io.h"
 #include "ddpm/unet.h"
 #include "test_util.h"
@@ -33,13 +33,15 @@ void append_u64(std::vector<uint8_t>& out, uint64_t v) {
 
 // The checkpoint with its metadata JSON and/or payload replaced and a correct CRC: what a crafted
 // or edited file looks like to the reader.
-std::vector<uint8_t> rebuild(const std::vector<uint8_t>& b, const std::function<void(json&)>& edit_meta,
+std::vector<uint8_t> rebuild(const std::vector<uint8_t>& b,
+                             const std::function<void(json&)>& edit_meta,
                              const std::function<void(std::vector<uint8_t>&)>& edit_payload = {}) {
   CheckpointLayout at;
   EXPECT_TRUE(checkpoint_layout(b.data(), b.size(), at));
   json meta = json::parse(b.begin() + at.meta_pos, b.begin() + at.meta_pos + at.meta_len);
   if (edit_meta) edit_meta(meta);
-  std::vector<uint8_t> payload(b.begin() + at.payload_pos, b.begin() + at.payload_pos + at.payload_len);
+  std::vector<uint8_t> payload(b.begin() + at.payload_pos,
+                               b.begin() + at.payload_pos + at.payload_len);
   if (edit_payload) edit_payload(payload);
   const std::string text = meta.dump();
   std::vector<uint8_t> out(b.begin(), b.begin() + 16);
@@ -58,7 +60,8 @@ class AdversarialCheckpoints : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new test::TempDir;
     test::make_emoji_folder(*dir_ / "emoji", 16);
-    const auto r = run_ddpm(test::tiny_train_args(*dir_ / "run", *dir_ / "emoji", "--set train.steps=2"));
+    const auto r =
+        run_ddpm(test::tiny_train_args(*dir_ / "run", *dir_ / "emoji", "--set train.steps=2"));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     good_ = new std::vector<uint8_t>(bytes_of(*dir_ / "run/last.pt"));
   }
@@ -83,7 +86,9 @@ class AdversarialCheckpoints : public ::testing::Test {
     parts.rng = false;
     return write(name, serialize_checkpoint(meta, parts));
   }
-  static ModelConfig tiny_model() { return Checkpoint::from_bytes(*good_, "good.pt").meta().config.model; }
+  static ModelConfig tiny_model() {
+    return Checkpoint::from_bytes(*good_, "good.pt").meta().config.model;
+  }
   static test::TempDir* dir_;
   static std::vector<uint8_t>* good_;
 };
@@ -103,19 +108,22 @@ TEST_F(AdversarialCheckpoints, TheEmbeddedConfigIsValidatedLikeAConfigFile) {
            {"model", "in_channels", 7, "model.in_channels = 7"},
            {"model", "channel_mults", json::array(), "model.channel_mults"},
            {"model", "image_size", 1 << 20, "model.image_size = 1048576"},
-           {"diffusion", "beta_end", 5, "diffusion.beta_end = 5"},            // sampled silently
+           {"diffusion", "beta_end", 5, "diffusion.beta_end = 5"},  // sampled silently
            {"diffusion", "timesteps", 0, "diffusion.timesteps = 0"},
            {"diffusion", "objective", "noise", "diffusion.objective: unknown value \"noise\""},
            {"sample", "eta", -1, "sample.eta = -1"},
            {"train", "lr", 1e300, "train.lr = 1e+300"},
        }) {
-    const auto path = write("config.pt", rebuild(*good_, [&](json& m) { m["config"][c.section][c.key] = c.value; }));
-    for (const auto& command : {sample(path), "info --ckpt '" + path + "'",
-                                "eval --threads 1 --ckpt '" + path + "' --data '" + (*dir_ / "emoji") + "'"}) {
+    const auto path = write(
+        "config.pt", rebuild(*good_, [&](json& m) { m["config"][c.section][c.key] = c.value; }));
+    for (const auto& command :
+         {sample(path), "info --ckpt '" + path + "'",
+          "eval --threads 1 --ckpt '" + path + "' --data '" + (*dir_ / "emoji") + "'"}) {
       expect_one_line_error(run_ddpm(command), "config.pt: embedded config: " + c.message, command);
     }
   }
-  const auto unknown = write("unknown.pt", rebuild(*good_, [](json& m) { m["config"]["model"]["width"] = 3; }));
+  const auto unknown =
+      write("unknown.pt", rebuild(*good_, [](json& m) { m["config"]["model"]["width"] = 3; }));
   expect_one_line_error(run_ddpm(sample(unknown)), "unknown key model.width", "unknown key");
 }
 
@@ -125,13 +133,21 @@ TEST_F(AdversarialCheckpoints, TheMetadataIsCheckedForRangesAndConsistency) {
     std::string message;
   };
   for (const Case& c : std::vector<Case>{
-           {[](json& m) { m["data"]["index"] = -3; }, "index = -3 is not a count"},  // was "index out of range"
+           {[](json& m) { m["data"]["index"] = -3; },
+            "index = -3 is not a count"},  // was "index out of range"
            {[](json& m) { m["data"]["epoch"] = -1; }, "epoch = -1 is not a count"},
            {[](json& m) { m["step"] = -1; }, "step = -1 is not a count"},
            {[](json& m) { m["step"] = "seven"; }, "step = \"seven\" is not a count"},
-           {[](json& m) { m["ema_updates"] = 18446744073709551615ull; }, "ema_updates = 18446744073709551615"},
-           {[](json& m) { m["class_names"] = {"a", "b"}; }, "2 class names for model.num_classes = 0"},
-           {[](json& m) { m["parts"] = {"model", "ema", "weights"}; }, "unknown part 'weights'"},
+           {[](json& m) { m["ema_updates"] = 18446744073709551615ull; },
+            "ema_updates = 18446744073709551615"},
+           {[](json& m) {
+              m["class_names"] = {"a", "b"};
+            },
+            "2 class names for model.num_classes = 0"},
+           {[](json& m) {
+              m["parts"] = {"model", "ema", "weights"};
+            },
+            "unknown part 'weights'"},
            {[](json& m) { m.erase("config"); }, "checkpoint metadata is invalid"},
        }) {
     const auto path = write("meta.pt", rebuild(*good_, c.edit));
@@ -139,9 +155,11 @@ TEST_F(AdversarialCheckpoints, TheMetadataIsCheckedForRangesAndConsistency) {
     expect_one_line_error(run_ddpm("info --ckpt '" + path + "'"), c.message, c.message);
   }
   // A data position beyond the data is refused on resume, naming the folder.
-  const auto beyond = write("beyond.pt", rebuild(*good_, [](json& m) { m["data"]["index"] = 100000; }));
+  const auto beyond =
+      write("beyond.pt", rebuild(*good_, [](json& m) { m["data"]["index"] = 100000; }));
   expect_one_line_error(
-      run_ddpm(test::tiny_train_args(*dir_ / "run", *dir_ / "emoji", "--set train.steps=4 --resume '" + beyond + "'")),
+      run_ddpm(test::tiny_train_args(*dir_ / "run", *dir_ / "emoji",
+                                     "--set train.steps=4 --resume '" + beyond + "'")),
       "lies beyond the 16 images of", "beyond");
 }
 
@@ -165,8 +183,10 @@ TEST_F(AdversarialCheckpoints, EveryTensorIsCheckedBeforeLoading) {
     std::string message;
   };
   for (const Case& c : std::vector<Case>{
-           {"shape.pt", wrong_shape.get(), "in the checkpoint, but the model built from its config has ["},
-           {"dtype.pt", wrong_dtype.get(), "dtype Double in the checkpoint, but the model has Float"},
+           {"shape.pt", wrong_shape.get(),
+            "in the checkpoint, but the model built from its config has ["},
+           {"dtype.pt", wrong_dtype.get(),
+            "dtype Double in the checkpoint, but the model has Float"},
            {"extra.pt", extra.get(), "bogus: not part of the model"},
            {"nan.pt", with_nan.get(), "holds NaN or infinite values"},
            {"missing.pt", &empty, "missing from the checkpoint"},
@@ -183,17 +203,19 @@ TEST_F(AdversarialCheckpoints, EveryTensorIsCheckedBeforeLoading) {
   parts.optimizer = &optimizer;
   const auto path = write("resume-shape.pt", serialize_checkpoint(meta, parts));
   expect_one_line_error(
-      run_ddpm(test::tiny_train_args(*dir_ / "run2", *dir_ / "emoji", "--set train.steps=4 --resume '" + path + "'")),
+      run_ddpm(test::tiny_train_args(*dir_ / "run2", *dir_ / "emoji",
+                                     "--set train.steps=4 --resume '" + path + "'")),
       "resume-shape.pt ('model' weights): ", "resume");
 }
 
 TEST_F(AdversarialCheckpoints, ADamagedArchiveBehindAValidChecksumIsNamed) {
   const auto garbage = write("garbage.pt", rebuild(*good_, {}, [](std::vector<uint8_t>& p) {
-    for (size_t i = 0; i < p.size(); i += 7) p[i] ^= 0x5A;
-  }));
-  expect_one_line_error(run_ddpm(sample(garbage)), "garbage.pt: the checkpoint's tensor archive cannot be read",
-                        "garbage");
-  const auto empty = write("empty-archive.pt", rebuild(*good_, {}, [](std::vector<uint8_t>& p) { p.clear(); }));
+                               for (size_t i = 0; i < p.size(); i += 7) p[i] ^= 0x5A;
+                             }));
+  expect_one_line_error(run_ddpm(sample(garbage)),
+                        "garbage.pt: the checkpoint's tensor archive cannot be read", "garbage");
+  const auto empty =
+      write("empty-archive.pt", rebuild(*good_, {}, [](std::vector<uint8_t>& p) { p.clear(); }));
   expect_one_line_error(run_ddpm(sample(empty)), "tensor archive cannot be read", "empty archive");
 }
 

@@ -30,11 +30,13 @@ class AdversarialData : public ::testing::Test {
 TEST_F(AdversarialData, UnreadableEntriesAreSkippedWithAWarning) {
   fs::create_symlink("loop.png", dir_.path() / "data/loop.png");         // a symlink loop
   fs::create_symlink("nowhere.png", dir_.path() / "data/dangling.png");  // a dangling link
-  fs::create_directory_symlink(".", dir_.path() / "data/self");          // a folder loop (not followed)
+  fs::create_directory_symlink(".", dir_.path() / "data/self");  // a folder loop (not followed)
   const auto r = train();
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("warning: skipping " + (dir_ / "data/loop.png") + ": Too many levels of symbolic links"),
-            std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("warning: skipping " + (dir_ / "data/loop.png") +
+                       ": Too many levels of symbolic links"),
+            std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("data: 12 images"), std::string::npos) << r.err;
 }
 
@@ -50,7 +52,8 @@ TEST_F(AdversarialData, AbsurdlyShapedImagesAreSkippedWithAWarning) {
   const auto r = train();
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("line.png: image is 16000000x1, more than 16 times wider than high"),
-            std::string::npos) << r.err;
+            std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("column.png: image is 1x20000"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("data: 13 images"), std::string::npos) << r.err;  // 12 emoji + wide.png
 }
@@ -89,8 +92,10 @@ TEST_F(AdversarialData, ADataCacheThatDoesNotMatchIsNotUsed) {
     patch(cache, c.offset, &c.value, 8);
     r = train();
     ASSERT_EQ(r.exit_code, 0) << c.reason << "\n" << r.err;
-    EXPECT_NE(r.err.find("warning: data cache " + cache + " not used (" + c.reason), std::string::npos)
-        << c.reason << "\n" << r.err;
+    EXPECT_NE(r.err.find("warning: data cache " + cache + " not used (" + c.reason),
+              std::string::npos)
+        << c.reason << "\n"
+        << r.err;
     EXPECT_NE(r.err.find("data: 12 images from " + (dir_ / "data")), std::string::npos) << r.err;
   }
   test::write_file(cache, original.substr(0, original.size() - 1));  // truncated

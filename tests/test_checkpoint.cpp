@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "ddpm/crc.h"
 #include "ddpm/checkpoint.h"
+#include "ddpm/crc.h"
 #include "ddpm/error.h"
 #include "ddpm/image_io.h"
 

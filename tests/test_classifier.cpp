@@ -1,8 +1,7 @@
-// Classifier-based scores on a toy TorchScript classifier made here: features (mean, mean square) of
-// the image, logits that say "class 1" for bright images and "class 0" for dark ones.
+// Classifier-based scores on a toy TorchScript classifier made here: features (mean, mean square)
+// of the image, logits that say "class 1" for bright images and "class 0" for dark ones.
 #include <gtest/gtest.h>
 #include <torch/script.h>
-
 
 #include "ddpm/classifier.h"
 #include "test_util.h"
@@ -57,8 +56,9 @@ TEST(Classifier, FidIsZeroOnIdenticalSetsAndTheClosedFormOnShiftedOnes) {
   EXPECT_NEAR(same.fid_floor, 0.0, 1e-9);
   EXPECT_DOUBLE_EQ(same.accuracy, -1.0);
   // Point masses at features (a, a²) and (b, b²): FID = (a − b)² + (a² − b²)².
-  auto shifted = classifier_scores(c, constant_images({0.6, 0.6, 0.6}), torch::Tensor(),
-                                   constant_images(std::vector<double>(7, 0.2)), torch::Tensor(), 4);
+  auto shifted =
+      classifier_scores(c, constant_images({0.6, 0.6, 0.6}), torch::Tensor(),
+                        constant_images(std::vector<double>(7, 0.2)), torch::Tensor(), 4);
   EXPECT_NEAR(shifted.fid, 0.16 + 0.32 * 0.32, 1e-6);
 }
 
@@ -67,14 +67,17 @@ TEST(Classifier, BadFilesAndOutputsGetClearErrors) {
   EXPECT_NE(error_of([&] { Classifier(dir / "none.pt", torch::kCPU); }).find("file not found"),
             std::string::npos);
   test::write_file(dir / "junk.pt", "not a module");
-  EXPECT_NE(error_of([&] { Classifier(dir / "junk.pt", torch::kCPU); }).find("not a loadable TorchScript"),
+  EXPECT_NE(error_of([&] {
+              Classifier(dir / "junk.pt", torch::kCPU);
+            }).find("not a loadable TorchScript"),
             std::string::npos);
   torch::jit::Module m("OneOutput");
   m.define("def forward(self, x):\n    return x.mean(dim=[1, 2, 3])\n");
   m.save(dir / "one.pt");
   Classifier one(dir / "one.pt", torch::kCPU);
-  EXPECT_NE(error_of([&] { one.run(constant_images({0.1}), 1); }).find("must return (features, logits)"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { one.run(constant_images({0.1}), 1); }).find("must return (features, logits)"),
+      std::string::npos);
   Classifier toy(write_toy_classifier(dir), torch::kCPU);
   EXPECT_NE(error_of([&] {
               classifier_scores(toy, constant_images({0.1, 0.2, 0.3}), torch::Tensor(),
@@ -89,17 +92,20 @@ TEST(Classifier, EvalReportsClassifierScoresThroughTheBinary) {
   TempDir dir;
   test::make_class_folders(dir / "classes", 16, {"0_a", "1_b"});
   auto train = test::run_ddpm(test::tiny_train_args(
-      dir / "run", dir / "classes", "--set train.steps=2 --set train.batch_size=4 --set model.num_classes=2"));
+      dir / "run", dir / "classes",
+      "--set train.steps=2 --set train.batch_size=4 --set model.num_classes=2"));
   ASSERT_EQ(train.exit_code, 0) << train.err;
   // The toy classifier sees 3 channels here; it averages over them.
-  auto r = test::run_ddpm("eval --threads 1 --ckpt '" + (dir / "run/last.pt") + "' --data '" +
-                          (dir / "classes") + "' --classifier '" + write_toy_classifier(dir) +
-                          "' --n 4 --sampler ddim --steps 3 --report '" + (dir / "eval.json") + "'");
+  auto r =
+      test::run_ddpm("eval --threads 1 --ckpt '" + (dir / "run/last.pt") + "' --data '" +
+                     (dir / "classes") + "' --classifier '" + write_toy_classifier(dir) +
+                     "' --n 4 --sampler ddim --steps 3 --report '" + (dir / "eval.json") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("clf FID"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("class acc"), std::string::npos) << r.out;
   const std::string report = test::read_file(dir / "eval.json");
-  for (const char* key : {"\"fid_real_floor\"", "\"class_accuracy\"", "\"confidence\"", "\"guidance\""}) {
+  for (const char* key :
+       {"\"fid_real_floor\"", "\"class_accuracy\"", "\"confidence\"", "\"guidance\""}) {
     EXPECT_NE(report.find(key), std::string::npos) << key;
   }
 }

@@ -68,17 +68,18 @@ TEST(Config, NumberTooLargeForADoubleIsAnInvalidJsonError) {
   EXPECT_NE(message.find("invalid JSON: number overflow parsing '3255E5555555'"), std::string::npos)
       << message;
   Config config;
-  EXPECT_NE(error_of([&] { apply_override(config, "train.lr=1e999"); })
-                .find("--set train.lr=1e999: 1e999 is too large for a number"),
+  EXPECT_NE(error_of([&] {
+              apply_override(config, "train.lr=1e999");
+            }).find("--set train.lr=1e999: 1e999 is too large for a number"),
             std::string::npos);
 }
 
 TEST(Config, WrongTypeNamesKeyPathAndExpectedType) {
-  std::string message = error_of([] {
-    config_from_json_text(R"({"train": {"lr": "abc"}})", "c.json");
-  });
+  std::string message =
+      error_of([] { config_from_json_text(R"({"train": {"lr": "abc"}})", "c.json"); });
   EXPECT_EQ(message, "c.json: train.lr: expected a number, got \"abc\"");
-  message = error_of([] { config_from_json_text(R"({"model": {"channel_mults": [1, "x"]}})", "c"); });
+  message =
+      error_of([] { config_from_json_text(R"({"model": {"channel_mults": [1, "x"]}})", "c"); });
   EXPECT_EQ(message, "c: model.channel_mults[1]: expected an integer, got \"x\"");
   message = error_of([] { config_from_json_text(R"({"model": {"image_size": 3.5}})", "c"); });
   EXPECT_EQ(message, "c: model.image_size: expected an integer, got 3.5");
@@ -106,7 +107,8 @@ TEST(Config, ImpossibleValuesAreRejected) {
     Config c;
     mutate(c);
     std::string message = error_of([&] { validate(c); });
-    EXPECT_EQ(message.rfind(key, 0), 0u) << "expected an error about " << key << ", got: " << message;
+    EXPECT_EQ(message.rfind(key, 0), 0u)
+        << "expected an error about " << key << ", got: " << message;
   };
   fails([](Config& c) { c.train.lr = -1; }, "train.lr");
   fails([](Config& c) { c.diffusion.timesteps = 0; }, "diffusion.timesteps");
@@ -119,14 +121,16 @@ TEST(Config, ImpossibleValuesAreRejected) {
 
 // Typed choices are parsed once, where the text enters, through one name table per choice.
 TEST(Config, ChoicesAreParsedAtTheBoundaryThroughTheirNameTable) {
-  EXPECT_EQ(error_of([] { config_from_json_text(R"({"diffusion": {"schedule": "quadratic"}})", "c"); }),
-            "c: diffusion.schedule: unknown value \"quadratic\" (expected linear | cosine)");
+  EXPECT_EQ(
+      error_of([] { config_from_json_text(R"({"diffusion": {"schedule": "quadratic"}})", "c"); }),
+      "c: diffusion.schedule: unknown value \"quadratic\" (expected linear | cosine)");
   EXPECT_EQ(error_of([] { config_from_json_text(R"({"sample": {"sampler": 3}})", "c"); }),
             "c: sample.sampler: expected a string: ddpm | ddim | dpmpp2m | heun, got 3");
   Config c = config_from_json_text(
       R"({"diffusion": {"objective": "v", "loss": "l1", "loss_weighting": "min_snr",
           "variance": "fixed_large", "schedule": "cosine"}, "train": {"precision": "bf16"},
-          "sample": {"sampler": "dpmpp2m"}})", "c");
+          "sample": {"sampler": "dpmpp2m"}})",
+      "c");
   EXPECT_EQ(c.diffusion.objective, Objective::v);
   EXPECT_EQ(c.diffusion.loss, Loss::l1);
   EXPECT_EQ(c.diffusion.loss_weighting, LossWeighting::min_snr);
@@ -192,7 +196,8 @@ TEST(Config, ShippedConfigsAreValid) {
     const bool paper = std::string(name) == "cifar10" || std::string(name) == "tiny";
     if (!paper) EXPECT_EQ(c.diffusion.objective, Objective::v) << name;
   }
-  EXPECT_EQ(load_config(test::source_path("configs/cifar10.json")).diffusion.objective, Objective::eps);
+  EXPECT_EQ(load_config(test::source_path("configs/cifar10.json")).diffusion.objective,
+            Objective::eps);
   const Config fashion = load_config(test::source_path("configs/fashion.json"));
   EXPECT_EQ(fashion.model.num_classes, 10);
   EXPECT_EQ(fashion.model.in_channels, 1);

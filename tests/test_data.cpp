@@ -17,7 +17,8 @@ namespace fs = std::filesystem;
 
 Image pattern(int w, int h, int c, int seed) {
   Image im{w, h, c, std::vector<uint8_t>(static_cast<size_t>(w) * h * c)};
-  for (size_t i = 0; i < im.pixels.size(); ++i) im.pixels[i] = static_cast<uint8_t>(i * 7 + seed * 31);
+  for (size_t i = 0; i < im.pixels.size(); ++i)
+    im.pixels[i] = static_cast<uint8_t>(i * 7 + seed * 31);
   return im;
 }
 
@@ -29,7 +30,8 @@ void make_mixed_folder(const std::string& root) {
   write_png(root + "/cats/b.png", pattern(16, 16, 1, 2));  // grey
   Image rgb = pattern(50, 30, 3, 3);
   stbi_write_jpg((root + "/dogs/c.jpg").c_str(), rgb.width, rgb.height, 3, rgb.pixels.data(), 90);
-  stbi_write_bmp((root + "/dogs/nested/d.bmp").c_str(), rgb.width, rgb.height, 3, rgb.pixels.data());
+  stbi_write_bmp((root + "/dogs/nested/d.bmp").c_str(), rgb.width, rgb.height, 3,
+                 rgb.pixels.data());
   auto png = encode_png(pattern(20, 20, 3, 4));
   test::write_file(root + "/dogs/truncated.png",
                    std::string(png.begin(), png.begin() + static_cast<long>(png.size() / 2)));

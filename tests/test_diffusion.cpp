@@ -49,8 +49,8 @@ TEST(Diffusion, ParameterisationsInvertEachOther) {
 
 TEST(Diffusion, PosteriorMeanMatchesMonteCarloStatistics) {
   // Draw x_{t−1} ~ q(x_{t−1}|x0), then x_t ~ q(x_t|x_{t−1}); conditioned on x_t (approximately, by
-  // linear regression), E[x_{t−1} | x_t, x0] is the posterior mean. Check slope/intercept against the
-  // coefficients and the residual variance against β̃_t.
+  // linear regression), E[x_{t−1} | x_t, x0] is the posterior mean. Check slope/intercept against
+  // the coefficients and the residual variance against β̃_t.
   torch::manual_seed(3);
   GaussianDiffusion d(linear_config());
   const int64_t n = 400000, t = 300;
@@ -58,8 +58,8 @@ TEST(Diffusion, PosteriorMeanMatchesMonteCarloStatistics) {
   const double ab_prev = s.alphas_cumprod[t - 1].item<double>();
   const double beta = s.betas[t].item<double>();
   const double x0 = 0.4;
-  auto xprev = std::sqrt(ab_prev) * x0 +
-               std::sqrt(1 - ab_prev) * torch::randn({n}, torch::kFloat64);
+  auto xprev =
+      std::sqrt(ab_prev) * x0 + std::sqrt(1 - ab_prev) * torch::randn({n}, torch::kFloat64);
   auto xt = std::sqrt(1 - beta) * xprev + std::sqrt(beta) * torch::randn({n}, torch::kFloat64);
   auto xt_c = xt - xt.mean();
   const double slope = ((xt_c * (xprev - xprev.mean())).sum() / (xt_c * xt_c).sum()).item<double>();
@@ -70,8 +70,8 @@ TEST(Diffusion, PosteriorMeanMatchesMonteCarloStatistics) {
   EXPECT_NEAR(residual_var, s.posterior_variance[t].item<double>(),
               5 * s.posterior_variance[t].item<double>() * std::sqrt(2.0 / n));
   // And the float32 implementation of q_posterior agrees with the table.
-  auto post = d.q_posterior(torch::full({1, 1, 1, 1}, x0), torch::full({1, 1, 1, 1}, 0.3),
-                            full_t(1, t));
+  auto post =
+      d.q_posterior(torch::full({1, 1, 1, 1}, x0), torch::full({1, 1, 1, 1}, 0.3), full_t(1, t));
   EXPECT_NEAR(post.mean.item<double>(),
               s.posterior_mean_coef1[t].item<double>() * x0 +
                   s.posterior_mean_coef2[t].item<double>() * 0.3,
@@ -141,11 +141,12 @@ TEST(Diffusion, TargetsFollowTheObjective) {
   GaussianDiffusion dv(c);
   auto xt = dv.q_sample(x0, t, noise);
   // A perfect v-prediction yields the true x0.
-  EXPECT_TRUE(torch::allclose(dv.predict_x0(dv.training_target(x0, noise, t), xt, t), x0, 1e-4, 1e-4));
+  EXPECT_TRUE(
+      torch::allclose(dv.predict_x0(dv.training_target(x0, noise, t), xt, t), x0, 1e-4, 1e-4));
 }
 
-// Every objective's output, converted both ways, gives back x0 and ε exactly (float64 round trip), at
-// every SNR including the cosine schedule's near-zero-SNR last step.
+// Every objective's output, converted both ways, gives back x0 and ε exactly (float64 round trip),
+// at every SNR including the cosine schedule's near-zero-SNR last step.
 TEST(Diffusion, DenoiseRecoversX0AndEpsForEveryObjective) {
   torch::manual_seed(7);
   auto x0 = torch::rand({4, 1, 3, 3}, torch::kFloat64) * 2 - 1;
@@ -197,7 +198,7 @@ TEST(Diffusion, MinSnrWeightsMatchTheirClosedForms) {
       double ab = 1.0;
       for (int64_t k = 0; k <= t[i].item<int64_t>(); ++k) ab *= 1.0 - betas[k];
       const double snr = ab / (1.0 - ab), m = std::min(snr, 5.0);
-      const double expected = std::string(objective) == "eps" ? m / snr
+      const double expected = std::string(objective) == "eps"  ? m / snr
                               : std::string(objective) == "x0" ? m
                                                                : m / (snr + 1.0);
       EXPECT_NEAR(w[i].item<double>(), expected, 1e-4 * std::max(1.0, expected))

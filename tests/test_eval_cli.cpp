@@ -12,7 +12,9 @@ namespace {
 namespace fs = std::filesystem;
 using test::run_ddpm;
 
-nlohmann::json read_json(const std::string& path) { return nlohmann::json::parse(test::read_file(path)); }
+nlohmann::json read_json(const std::string& path) {
+  return nlohmann::json::parse(test::read_file(path));
+}
 
 TEST(EvalCli, TrainingImprovesBitsPerDimAndTheReportSaysSo) {
   test::TempDir dir;
@@ -22,20 +24,27 @@ TEST(EvalCli, TrainingImprovesBitsPerDimAndTheReportSaysSo) {
   for (const auto& e : fs::directory_iterator(dir.path() / "all")) {
     if (i++ % 5 == 0) fs::rename(e.path(), dir.path() / "heldout" / e.path().filename());
   }
-  ASSERT_EQ(run_ddpm(test::tiny_train_args(dir / "untrained", dir / "all", "--set train.steps=0")).exit_code, 0);
-  auto trained = run_ddpm(test::tiny_train_args(dir / "trained", dir / "all", "--set train.steps=150"));
+  ASSERT_EQ(run_ddpm(test::tiny_train_args(dir / "untrained", dir / "all", "--set train.steps=0"))
+                .exit_code,
+            0);
+  auto trained =
+      run_ddpm(test::tiny_train_args(dir / "trained", dir / "all", "--set train.steps=150"));
   ASSERT_EQ(trained.exit_code, 0) << trained.err;
 
-  const std::string common = " --data '" + (dir / "heldout") + "' --subset 20 --threads 1 --report ";
-  auto a = run_ddpm("eval --ckpt '" + (dir / "untrained/last.pt") + "'" + common + "'" + (dir / "a.json") + "'");
+  const std::string common =
+      " --data '" + (dir / "heldout") + "' --subset 20 --threads 1 --report ";
+  auto a = run_ddpm("eval --ckpt '" + (dir / "untrained/last.pt") + "'" + common + "'" +
+                    (dir / "a.json") + "'");
   ASSERT_EQ(a.exit_code, 0) << a.err;
-  auto b = run_ddpm("eval --ckpt '" + (dir / "trained/last.pt") + "'" + common + "'" + (dir / "b.json") + "'");
+  auto b = run_ddpm("eval --ckpt '" + (dir / "trained/last.pt") + "'" + common + "'" +
+                    (dir / "b.json") + "'");
   ASSERT_EQ(b.exit_code, 0) << b.err;
-  auto ra = read_json(dir / "a.json")["bits_per_dim"], rb = read_json(dir / "b.json")["bits_per_dim"];
+  auto ra = read_json(dir / "a.json")["bits_per_dim"],
+       rb = read_json(dir / "b.json")["bits_per_dim"];
   EXPECT_EQ(read_json(dir / "b.json")["images"], 16);
   EXPECT_EQ(read_json(dir / "b.json")["step"], 150);
-  // The untrained checkpoint predicts ε = 0 exactly (zero-initialised output layer), so its bound is
-  // the report's own untrained reference, to rounding.
+  // The untrained checkpoint predicts ε = 0 exactly (zero-initialised output layer), so its bound
+  // is the report's own untrained reference, to rounding.
   EXPECT_NEAR(ra["total"].get<double>(), ra["untrained_model"].get<double>(), 1e-4);
   // Training makes the bound far better, and the report says by how much.
   EXPECT_LT(rb["total"].get<double>(), ra["total"].get<double>() - 2.0);
@@ -49,7 +58,8 @@ TEST(EvalCli, TrainingImprovesBitsPerDimAndTheReportSaysSo) {
 
   auto missing = run_ddpm("eval --ckpt '" + (dir / "trained/last.pt") + "' --data /nonexistent");
   EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_NE(missing.err.find("--data /nonexistent: the folder does not exist"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("--data /nonexistent: the folder does not exist"), std::string::npos)
+      << missing.err;
 }
 
 }  // namespace

@@ -14,7 +14,8 @@ namespace {
 using test::error_of;
 using test::TempDir;
 
-std::vector<uint8_t> idx_bytes(const std::vector<uint32_t>& dims, const std::vector<uint8_t>& data) {
+std::vector<uint8_t> idx_bytes(const std::vector<uint32_t>& dims,
+                               const std::vector<uint8_t>& data) {
   std::vector<uint8_t> b = {0, 0, 0x08, static_cast<uint8_t>(dims.size())};
   for (uint32_t d : dims) {
     for (int shift : {24, 16, 8, 0}) b.push_back(static_cast<uint8_t>(d >> shift));
@@ -26,7 +27,8 @@ std::vector<uint8_t> idx_bytes(const std::vector<uint32_t>& dims, const std::vec
 void write_gz(const std::string& path, const std::vector<uint8_t>& bytes) {
   gzFile f = gzopen(path.c_str(), "wb");
   ASSERT_NE(f, nullptr);
-  ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())), static_cast<int>(bytes.size()));
+  ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())),
+            static_cast<int>(bytes.size()));
   gzclose(f);
 }
 
@@ -37,16 +39,23 @@ TEST(Idx, ParsesDimensionsAndData) {
 }
 
 TEST(Idx, RejectsCorruptHeadersAndLengthsNamingTheFile) {
-  EXPECT_NE(error_of([] { parse_idx({1, 2, 3, 4}, "x.idx"); }).find("x.idx: not an IDX file"),
+  EXPECT_NE(error_of([] {
+              parse_idx({1, 2, 3, 4}, "x.idx");
+            }).find("x.idx: not an IDX file"),
             std::string::npos);
-  EXPECT_NE(error_of([] { parse_idx({0, 0, 0x0D, 1, 0, 0, 0, 1, 0, 0, 0, 0}, "f.idx"); })
-                .find("not unsigned bytes"),
+  EXPECT_NE(error_of([] {
+              parse_idx({0, 0, 0x0D, 1, 0, 0, 0, 1, 0, 0, 0, 0}, "f.idx");
+            }).find("not unsigned bytes"),
             std::string::npos);
   auto truncated = idx_bytes({2, 3}, {1, 2, 3, 4, 5});
-  EXPECT_NE(error_of([&] { parse_idx(truncated, "t.idx"); })
-                .find("t.idx: IDX header promises 6 bytes of data, the file has 5 (truncated or corrupt)"),
-            std::string::npos);
-  EXPECT_NE(error_of([] { parse_idx({0, 0, 8, 2, 0, 0}, "h.idx"); }).find("truncated IDX header"),
+  EXPECT_NE(
+      error_of([&] {
+        parse_idx(truncated, "t.idx");
+      }).find("t.idx: IDX header promises 6 bytes of data, the file has 5 (truncated or corrupt)"),
+      std::string::npos);
+  EXPECT_NE(error_of([] {
+              parse_idx({0, 0, 8, 2, 0, 0}, "h.idx");
+            }).find("truncated IDX header"),
             std::string::npos);
 }
 
@@ -77,11 +86,13 @@ void write_fake_fashion(const std::string& dir, uint8_t bad_label = 0) {
   std::filesystem::create_directories(dir);
   auto images = [](int n) {
     std::vector<uint8_t> px(static_cast<size_t>(n) * 784);
-    for (int i = 0; i < n; ++i) std::fill(px.begin() + i * 784, px.begin() + (i + 1) * 784, 40 * (i + 1));
+    for (int i = 0; i < n; ++i)
+      std::fill(px.begin() + i * 784, px.begin() + (i + 1) * 784, 40 * (i + 1));
     return px;
   };
   write_gz(dir + "/train-images-idx3-ubyte.gz", idx_bytes({3, 28, 28}, images(3)));
-  write_gz(dir + "/train-labels-idx1-ubyte.gz", idx_bytes({3}, {9, 0, static_cast<uint8_t>(bad_label ? bad_label : 3)}));
+  write_gz(dir + "/train-labels-idx1-ubyte.gz",
+           idx_bytes({3}, {9, 0, static_cast<uint8_t>(bad_label ? bad_label : 3)}));
   write_gz(dir + "/t10k-images-idx3-ubyte.gz", idx_bytes({2, 28, 28}, images(2)));
   write_gz(dir + "/t10k-labels-idx1-ubyte.gz", idx_bytes({2}, {1, 1}));
 }
@@ -102,29 +113,34 @@ TEST(FashionMnist, WritesOneFolderPerClassInLabelOrder) {
   EXPECT_EQ(image.pixels[100], 120);
   // Every class has a folder (even empty ones), so indices are the labels.
   std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir / "out/train")) names.push_back(e.path().filename());
+  for (const auto& e : fs::directory_iterator(dir / "out/train"))
+    names.push_back(e.path().filename());
   std::sort(names.begin(), names.end());
   EXPECT_EQ(names, fashion_mnist_classes());
 }
 
 TEST(FashionMnist, MissingPackageAndBadLabelsGetClearErrors) {
   TempDir dir;
-  EXPECT_NE(error_of([&] { extract_fashion_mnist(dir / "nope", dir / "out"); })
-                .find("apt-get install dataset-fashion-mnist"),
+  EXPECT_NE(error_of([&] {
+              extract_fashion_mnist(dir / "nope", dir / "out");
+            }).find("apt-get install dataset-fashion-mnist"),
             std::string::npos);
   write_fake_fashion(dir / "src", 12);
-  EXPECT_NE(error_of([&] { extract_fashion_mnist(dir / "src", dir / "out"); })
-                .find("train-labels-idx1-ubyte.gz: label 12 at index 2 is not a class"),
+  EXPECT_NE(error_of([&] {
+              extract_fashion_mnist(dir / "src", dir / "out");
+            }).find("train-labels-idx1-ubyte.gz: label 12 at index 2 is not a class"),
             std::string::npos);
 }
 
 TEST(FashionMnist, DataCommandThroughTheBinary) {
   TempDir dir;
   write_fake_fashion(dir / "src");
-  auto ok = test::run_ddpm("data fashion-mnist --source '" + (dir / "src") + "' --out '" + (dir / "out") + "'");
+  auto ok = test::run_ddpm("data fashion-mnist --source '" + (dir / "src") + "' --out '" +
+                           (dir / "out") + "'");
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_NE(ok.out.find("wrote 5 Fashion-MNIST images"), std::string::npos) << ok.out;
-  auto missing = test::run_ddpm("data fashion-mnist --source '" + (dir / "none") + "' --out '" + (dir / "o2") + "'");
+  auto missing = test::run_ddpm("data fashion-mnist --source '" + (dir / "none") + "' --out '" +
+                                (dir / "o2") + "'");
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("dataset-fashion-mnist"), std::string::npos) << missing.err;
 }

@@ -34,14 +34,16 @@ TEST(ImageIo, AlphaIsCompositedOntoWhite) {
 }
 
 TEST(ImageIo, ResizeAveragesWhenShrinking) {
-  // A 1-pixel black/white checkerboard shrunk 8× must come out mid-grey (nearest would give 0 or 255).
+  // A 1-pixel black/white checkerboard shrunk 8× must come out mid-grey (nearest would give 0 or
+  // 255).
   Image board{64, 64, 1, std::vector<uint8_t>(64 * 64)};
   for (int y = 0; y < 64; ++y)
     for (int x = 0; x < 64; ++x) board.pixels[y * 64 + x] = ((x + y) % 2) ? 255 : 0;
   Image small = resize_center_crop(board, 8);
   ASSERT_EQ(small.width, 8);
   ASSERT_EQ(small.height, 8);
-  for (auto v : small.pixels) EXPECT_NEAR(v, 127.5, 8);  // the mean of 0 and 255 (nearest gives 0 or 255)
+  for (auto v : small.pixels)
+    EXPECT_NEAR(v, 127.5, 8);  // the mean of 0 and 255 (nearest gives 0 or 255)
   // Non-square input: short side scaled, then the centre cropped.
   Image wide = solid(40, 20, 3, {10, 20, 30});
   Image out = resize_center_crop(wide, 10);
@@ -71,10 +73,10 @@ TEST(ImageIo, GridLayoutAndValues) {
   EXPECT_EQ(grid.width, 2 * (4 + 1) + 1);
   EXPECT_EQ(grid.height, 3 * (4 + 1) + 1);
   auto at = [&](int x, int y) { return grid.pixels[(y * grid.width + x) * 3]; };
-  EXPECT_EQ(at(0, 0), 255);  // padding
-  EXPECT_EQ(at(1, 1), 0);    // image 0
-  EXPECT_EQ(at(6, 6), 0);    // image 3
-  EXPECT_EQ(at(1, 11), 255); // image 4 (white)
+  EXPECT_EQ(at(0, 0), 255);   // padding
+  EXPECT_EQ(at(1, 1), 0);     // image 0
+  EXPECT_EQ(at(6, 6), 0);     // image 3
+  EXPECT_EQ(at(1, 11), 255);  // image 4 (white)
 }
 
 TEST(ImageIo, CorruptInputIsAnErrorNotACrash) {

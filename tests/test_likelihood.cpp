@@ -35,17 +35,21 @@ TEST(Likelihood, DiscretizedGaussianMatchesTheCdfDifference) {
 
 TEST(Likelihood, GaussianKlMatchesTheClosedForm) {
   const double m1 = 0.3, s1 = 0.5, m2 = -0.2, s2 = 1.7;
-  auto kl = normal_kl(torch::tensor({m1}, torch::kFloat64), torch::tensor({2 * std::log(s1)}, torch::kFloat64),
-                      torch::tensor({m2}, torch::kFloat64), torch::tensor({2 * std::log(s2)}, torch::kFloat64));
-  const double expected = std::log(s2 / s1) + (s1 * s1 + (m1 - m2) * (m1 - m2)) / (2 * s2 * s2) - 0.5;
+  auto kl = normal_kl(
+      torch::tensor({m1}, torch::kFloat64), torch::tensor({2 * std::log(s1)}, torch::kFloat64),
+      torch::tensor({m2}, torch::kFloat64), torch::tensor({2 * std::log(s2)}, torch::kFloat64));
+  const double expected =
+      std::log(s2 / s1) + (s1 * s1 + (m1 - m2) * (m1 - m2)) / (2 * s2 * s2) - 0.5;
   EXPECT_NEAR(kl.item<double>(), expected, 1e-12);
-  auto same = normal_kl(torch::tensor({m1}), torch::tensor({0.4}), torch::tensor({m1}), torch::tensor({0.4}));
+  auto same = normal_kl(torch::tensor({m1}), torch::tensor({0.4}), torch::tensor({m1}),
+                        torch::tensor({0.4}));
   EXPECT_NEAR(same.item<double>(), 0.0, 1e-7);
 }
 
-// Data: N(μ, s²) quantized to the 256-level grid, denoised by the oracle ε-predictor of the continuous
-// Gaussian. Then μ_θ − μ_q = coef1_t (E[x0|x_t] − x0), so each middle term has the closed-form expectation
-// E[L_{t−1}] = coef1_t² Var(x0|x_t) / (2 β̃_t) nats with Var(x0|x_t) = s²(1−ᾱ_t)/(ᾱ_t s² + 1 − ᾱ_t).
+// Data: N(μ, s²) quantized to the 256-level grid, denoised by the oracle ε-predictor of the
+// continuous Gaussian. Then μ_θ − μ_q = coef1_t (E[x0|x_t] − x0), so each middle term has the
+// closed-form expectation E[L_{t−1}] = coef1_t² Var(x0|x_t) / (2 β̃_t) nats with Var(x0|x_t) =
+// s²(1−ᾱ_t)/(ᾱ_t s² + 1 − ᾱ_t).
 TEST(Likelihood, OracleBoundMatchesItsClosedFormAndBoundsTheTrueNll) {
   const double mu = 0.1, s = 0.3;
   torch::manual_seed(7);
@@ -68,7 +72,8 @@ TEST(Likelihood, OracleBoundMatchesItsClosedFormAndBoundsTheTrueNll) {
     closed_form_middle += expected;
     if (t == 1 || t == 10 || t == 100) {
       // Each term is an average of 1024 χ²-like draws: relative standard error ≈ √(2/1024) ≈ 4.4%.
-      EXPECT_NEAR(bound.terms.select(1, t - 1).mean().item<double>(), expected, 0.2 * expected) << t;
+      EXPECT_NEAR(bound.terms.select(1, t - 1).mean().item<double>(), expected, 0.2 * expected)
+          << t;
     }
   }
   EXPECT_NEAR(bound.middle().mean().item<double>(), closed_form_middle, 0.05 * closed_form_middle);
@@ -79,7 +84,8 @@ TEST(Likelihood, OracleBoundMatchesItsClosedFormAndBoundsTheTrueNll) {
   auto lower = torch::where(x < -0.999, torch::zeros_like(x), phi((x - 1 / 255.0 - mu) / s));
   const double nll = (-torch::log2(upper - lower)).mean().item<double>();
   const double total = bound.total().mean().item<double>();
-  // ≈ log2(127.5 · s · √(2πe)) ≈ 7.3 bits for s = 0.3 (entropy minus log bin width): a sanity check.
+  // ≈ log2(127.5 · s · √(2πe)) ≈ 7.3 bits for s = 0.3 (entropy minus log bin width): a sanity
+  // check.
   EXPECT_NEAR(nll, std::log2(127.5 * s * std::sqrt(2 * M_PI * M_E)), 0.1);
   // A bound; with fixed variances β̃_t it is loose by the closed-form excess of the first few terms
   // (L_1 alone is 0.86 bits here), so it lies within 1 bit/dim above the true NLL.

@@ -15,11 +15,14 @@ namespace {
 FeatureStats stats(torch::Tensor mean, torch::Tensor cov) { return {mean, cov, 100}; }
 
 TEST(Metrics, FrechetDistanceOfDiagonalGaussiansMatchesTheFormula) {
-  auto m1 = torch::tensor({0.0, 1.0, 2.0}, torch::kFloat64), m2 = torch::tensor({1.0, 1.0, 0.0}, torch::kFloat64);
-  auto v1 = torch::tensor({1.0, 4.0, 0.25}, torch::kFloat64), v2 = torch::tensor({9.0, 1.0, 0.25}, torch::kFloat64);
+  auto m1 = torch::tensor({0.0, 1.0, 2.0}, torch::kFloat64),
+       m2 = torch::tensor({1.0, 1.0, 0.0}, torch::kFloat64);
+  auto v1 = torch::tensor({1.0, 4.0, 0.25}, torch::kFloat64),
+       v2 = torch::tensor({9.0, 1.0, 0.25}, torch::kFloat64);
   // ‖μ1−μ2‖² + Σ(√a − √b)² for commuting (diagonal) covariances.
   const double expected = (1 + 0 + 4) + (std::pow(1 - 3, 2) + std::pow(2 - 1, 2) + 0);
-  EXPECT_NEAR(frechet_distance(stats(m1, torch::diag(v1)), stats(m2, torch::diag(v2))), expected, 1e-9);
+  EXPECT_NEAR(frechet_distance(stats(m1, torch::diag(v1)), stats(m2, torch::diag(v2))), expected,
+              1e-9);
 }
 
 TEST(Metrics, FrechetDistanceIsZeroForIdenticalStatsAndRotationInvariant) {
@@ -113,9 +116,11 @@ TEST(Metrics, EvalFidEndToEndWithATorchScriptFeatureNetwork) {
   auto second = test::run_ddpm(base + "'" + (dir / "b.json") + "'");
   ASSERT_EQ(second.exit_code, 0) << second.err;
   EXPECT_NE(second.err.find("reference statistics from"), std::string::npos);
-  EXPECT_DOUBLE_EQ(nlohmann::json::parse(test::read_file(dir / "b.json"))["fid"]["fid"].get<double>(), fid);
+  EXPECT_DOUBLE_EQ(
+      nlohmann::json::parse(test::read_file(dir / "b.json"))["fid"]["fid"].get<double>(), fid);
   // Without a feature network the error says what to get.
-  auto missing = test::run_ddpm("eval --ckpt '" + (dir / "run/last.pt") + "' --data '" + (dir / "emoji") + "' --fid");
+  auto missing = test::run_ddpm("eval --ckpt '" + (dir / "run/last.pt") + "' --data '" +
+                                (dir / "emoji") + "' --fid");
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("--fid needs --features FILE"), std::string::npos) << missing.err;
 }

@@ -1,5 +1,5 @@
-// The bad-input and fault suite (issue #6): every case runs the real binary and checks the exit code
-// and the one line on stderr. Nothing may crash, abort, print a LibTorch stack trace or lose a
+// The bad-input and fault suite (issue #6): every case runs the real binary and checks the exit
+// code and the one line on stderr. Nothing may crash, abort, print a LibTorch stack trace or lose a
 // checkpoint.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -49,8 +49,8 @@ TEST_F(Reliability, BadConfigsGiveOneClearLine) {
     std::string path;
     std::string message;
   };
-  const std::string data_set = " --set data.path='" + data() + "' --set train.run_dir='" +
-                               (dir_ / "run") + "'";
+  const std::string data_set =
+      " --set data.path='" + data() + "' --set train.run_dir='" + (dir_ / "run") + "'";
   fs::create_directories(dir_.path() / "a_folder.json");
   const std::vector<Case> cases = {
       {"", dir_ / "missing.json", "missing.json: config file not found"},
@@ -59,8 +59,10 @@ TEST_F(Reliability, BadConfigsGiveOneClearLine) {
       {"{\n  \"train\": {\n    \"lr\": 0.1,,\n  }\n}\n", "", ".json:3:"},
       {R"({"train": {"lr": "fast"}})", "", "train.lr: expected a number, got \"fast\""},
       {R"({"train": {"lr": 1e999}})", "", "invalid JSON: number overflow parsing '1e999'"},
-      {R"({"model": {"channel_mults": [1, "x"]}})", "", "model.channel_mults[1]: expected an integer"},
-      {R"({"train": {"lerning_rate": 1}})", "", "unknown key train.lerning_rate (did you mean train.lr?)"},
+      {R"({"model": {"channel_mults": [1, "x"]}})", "",
+       "model.channel_mults[1]: expected an integer"},
+      {R"({"train": {"lerning_rate": 1}})", "",
+       "unknown key train.lerning_rate (did you mean train.lr?)"},
       {R"({"train": {"lr": -0.001}})", "", "train.lr = -0.001: must be in (0, 1]"},
       {R"({"diffusion": {"timesteps": 0}})", "", "diffusion.timesteps = 0"},
       {R"({"model": {"image_size": 36}})", "", "model.image_size = 36: must be divisible by 8"},
@@ -73,7 +75,8 @@ TEST_F(Reliability, BadConfigsGiveOneClearLine) {
   int index = 0;
   for (const auto& c : cases) {
     const std::string path =
-        c.path.empty() ? config_file("case" + std::to_string(index++) + ".json", c.file_text) : c.path;
+        c.path.empty() ? config_file("case" + std::to_string(index++) + ".json", c.file_text)
+                       : c.path;
     expect_one_line_error(run_ddpm("train --config '" + path + "'" + data_set), c.message, path);
   }
   // --set goes through the same checks.
@@ -159,8 +162,8 @@ TEST_F(Reliability, BadCheckpointsForResumeGiveOneClearLine) {
     test::write_file(path, c.content);
     expect_one_line_error(run_ddpm("train --resume '" + path + "'"), c.message, path);
     expect_one_line_error(run_ddpm("sample --ckpt '" + path + "' --n 1"), c.message, path);
-    expect_one_line_error(run_ddpm("eval --ckpt '" + path + "' --data '" + data() + "'"),
-                          c.message, path);
+    expect_one_line_error(run_ddpm("eval --ckpt '" + path + "' --data '" + data() + "'"), c.message,
+                          path);
   }
   expect_one_line_error(run_ddpm("train --resume '" + (dir_ / "none.pt") + "'"),
                         "none.pt: checkpoint not found", "missing");
@@ -177,14 +180,16 @@ TEST_F(Reliability, BadCommandArgumentsGiveOneClearLine) {
   for (const Case& c : std::vector<Case>{
            {"sample " + ckpt + " --n 0", "--num 0: must be in [1, 65536]"},
            {"sample " + ckpt + " --n -5", "--num -5: must be in [1, 65536]"},
-           {"sample " + ckpt + " --sampler dpmpp2m --steps -2", "--steps: sample.steps = -2: must be in [0, "},
+           {"sample " + ckpt + " --sampler dpmpp2m --steps -2",
+            "--steps: sample.steps = -2: must be in [0, "},
            {"sample " + ckpt + " --batch 0", "--batch: sample.batch = 0: must be in [1, 65536]"},
            {"sample " + ckpt + " --class dog", "this model is unconditional"},
            {"sample " + ckpt + " --guidance 3", "--guidance needs a class-conditional model"},
            {"sample " + ckpt + " --out /proc/ddpm-test/grid.png", "/proc/ddpm-test"},
            {"sample " + ckpt + " --device cuda:7", "device cuda:7"},
            {"bench --config configs/tiny.json --repeats 0", "--repeats 0: must be in [1, 10000]"},
-           {"bench --config configs/tiny.json --what everything", "--what 'everything': expected train, sample or train,sample"},
+           {"bench --config configs/tiny.json --what everything",
+            "--what 'everything': expected train, sample or train,sample"},
            {"eval " + ckpt + " --data /nonexistent-folder", "/nonexistent-folder"},
        }) {
     expect_one_line_error(run_ddpm(c.args), c.message, c.args);

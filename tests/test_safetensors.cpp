@@ -61,7 +61,8 @@ TEST(SafeTensors, TheBytesAreWhatTheSpecificationSays) {
   const auto bytes = encode_safetensors(file);
   uint64_t n = 0;
   std::memcpy(&n, bytes.data(), 8);
-  const json header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
+  const json header =
+      json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
   EXPECT_EQ(header["__metadata__"], (json{{"k", "v"}}));
   EXPECT_EQ(header["x"], (json{{"dtype", "F32"}, {"shape", {3}}, {"data_offsets", {0, 12}}}));
   EXPECT_EQ(header["y"], (json{{"dtype", "F64"}, {"shape", {1}}, {"data_offsets", {12, 20}}}));
@@ -84,23 +85,33 @@ TEST(SafeTensors, MalformedFilesGiveClearErrors) {
     std::vector<uint8_t> bytes;
     std::string message;
   };
-  for (const Case& c : std::vector<Case>{
-           {{1, 2, 3}, "shorter than its 8-byte header length"},
-           {too_long, "exceeds the file"},
-           {handmade("{\"x\": ", {}), "invalid JSON"},
-           {handmade("[1]", {}), "the header is not a JSON object"},
-           {handmade(R"({"x":{"dtype":"F8","shape":[1],"data_offsets":[0,1]}})", {0}), "unsupported dtype \"F8\""},
-           {handmade(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", {0, 0, 0, 0}), "do not hold its 8 bytes"},
-           {handmade(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"y":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", {0, 0, 0, 0}), "overlaps or leaves a gap"},
-           {handmade(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", four), "overlaps or leaves a gap at byte 0"},
-           {handmade(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", four), "12 bytes after the last tensor"},
-           {handmade(R"({"x":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", four), "bad shape"},
-           {handmade(R"({"x":{"dtype":"F32"}})", {}), "needs dtype, shape and data_offsets"},
-           {handmade(R"({"__metadata__":{"a":1}})", {}), "__metadata__ must map strings to strings"},
-       }) {
+  for (
+      const Case& c : std::vector<Case>{
+          {{1, 2, 3}, "shorter than its 8-byte header length"},
+          {too_long, "exceeds the file"},
+          {handmade("{\"x\": ", {}), "invalid JSON"},
+          {handmade("[1]", {}), "the header is not a JSON object"},
+          {handmade(R"({"x":{"dtype":"F8","shape":[1],"data_offsets":[0,1]}})", {0}),
+           "unsupported dtype \"F8\""},
+          {handmade(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", {0, 0, 0, 0}),
+           "do not hold its 8 bytes"},
+          {handmade(
+               R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"y":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+               {0, 0, 0, 0}),
+           "overlaps or leaves a gap"},
+          {handmade(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", four),
+           "overlaps or leaves a gap at byte 0"},
+          {handmade(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", four),
+           "12 bytes after the last tensor"},
+          {handmade(R"({"x":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", four),
+           "bad shape"},
+          {handmade(R"({"x":{"dtype":"F32"}})", {}), "needs dtype, shape and data_offsets"},
+          {handmade(R"({"__metadata__":{"a":1}})", {}), "__metadata__ must map strings to strings"},
+      }) {
     EXPECT_NE(test::error_of([&] { decode_safetensors(c.bytes, "w.safetensors"); }).find(c.message),
               std::string::npos)
-        << c.message << ": " << test::error_of([&] { decode_safetensors(c.bytes, "w.safetensors"); });
+        << c.message << ": "
+        << test::error_of([&] { decode_safetensors(c.bytes, "w.safetensors"); });
   }
 }
 
@@ -108,11 +119,13 @@ class SafeTensorsCli : public ::testing::Test {
  protected:
   void SetUp() override {
     test::make_emoji_folder(dir_ / "emoji", 16);
-    const auto r = run_ddpm(test::tiny_train_args(dir_ / "run", dir_ / "emoji", "--set train.steps=3"));
+    const auto r =
+        run_ddpm(test::tiny_train_args(dir_ / "run", dir_ / "emoji", "--set train.steps=3"));
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   std::string sample(const std::string& ckpt, const std::string& out) {
-    return "sample --threads 1 --n 4 --sampler ddim --steps 5 --seed 9 --ckpt '" + ckpt + "' --out '" + out + "'";
+    return "sample --threads 1 --n 4 --sampler ddim --steps 5 --seed 9 --ckpt '" + ckpt +
+           "' --out '" + out + "'";
   }
   test::TempDir dir_;
 };
@@ -128,7 +141,8 @@ TEST_F(SafeTensorsCli, ExportImportSampleGivesByteIdenticalPngs) {
   const auto bytes = bytes_of(test::read_file(dir_ / "m.safetensors"));
   uint64_t n = 0;
   std::memcpy(&n, bytes.data(), 8);
-  const json header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
+  const json header =
+      json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
   const Checkpoint original = Checkpoint::open(ckpt);
   UNet model(original.meta().config.model);
   original.load_module("ema", *model, torch::kCPU);
@@ -141,9 +155,12 @@ TEST_F(SafeTensorsCli, ExportImportSampleGivesByteIdenticalPngs) {
     const auto& e = header[name];
     EXPECT_EQ(e["dtype"], "F32") << name;
     EXPECT_EQ(e["shape"].get<std::vector<int64_t>>(), t.sizes().vec()) << name;
-    const auto begin = e["data_offsets"][0].get<uint64_t>(), end = e["data_offsets"][1].get<uint64_t>();
+    const auto begin = e["data_offsets"][0].get<uint64_t>(),
+               end = e["data_offsets"][1].get<uint64_t>();
     ASSERT_EQ(end - begin, static_cast<uint64_t>(t.numel()) * 4) << name;
-    EXPECT_EQ(std::memcmp(bytes.data() + 8 + n + begin, t.contiguous().data_ptr<float>(), end - begin), 0) << name;
+    EXPECT_EQ(
+        std::memcmp(bytes.data() + 8 + n + begin, t.contiguous().data_ptr<float>(), end - begin), 0)
+        << name;
   }
 
   // Imported into the same path, the checkpoint draws the same grid, byte for byte.
@@ -162,7 +179,10 @@ TEST_F(SafeTensorsCli, ExportImportSampleGivesByteIdenticalPngs) {
 
 TEST_F(SafeTensorsCli, ImportChecksTheWeightsAgainstTheConfig) {
   const std::string ckpt = dir_ / "run/last.pt";
-  ASSERT_EQ(run_ddpm("export --raw --ckpt '" + ckpt + "' --out '" + (dir_ / "raw.safetensors") + "'").exit_code, 0);
+  ASSERT_EQ(
+      run_ddpm("export --raw --ckpt '" + ckpt + "' --out '" + (dir_ / "raw.safetensors") + "'")
+          .exit_code,
+      0);
   struct Case {
     std::string args, message;
   };
@@ -172,7 +192,8 @@ TEST_F(SafeTensorsCli, ImportChecksTheWeightsAgainstTheConfig) {
             "has shape ["},
            {"import --weights '" + (dir_ / "emoji") + "' --out '" + (dir_ / "x.pt") + "'",
             "is a folder, expected a safetensors file"},
-           {"import --weights '" + ckpt + "' --out '" + (dir_ / "x.pt") + "'", "not a safetensors file"},
+           {"import --weights '" + ckpt + "' --out '" + (dir_ / "x.pt") + "'",
+            "not a safetensors file"},
            {"export --ckpt '" + (dir_ / "none.pt") + "' --out '" + (dir_ / "y.safetensors") + "'",
             "checkpoint not found"},
        }) {
@@ -180,8 +201,9 @@ TEST_F(SafeTensorsCli, ImportChecksTheWeightsAgainstTheConfig) {
   }
   EXPECT_FALSE(fs::exists(dir_ / "x.pt"));
   // With the right config given explicitly, the raw weights import.
-  const auto r = run_ddpm("import --weights '" + (dir_ / "raw.safetensors") + "' --out '" + (dir_ / "x.pt") +
-                          "' --config '" + test::source_path("configs/tiny.json") + "'");
+  const auto r =
+      run_ddpm("import --weights '" + (dir_ / "raw.safetensors") + "' --out '" + (dir_ / "x.pt") +
+               "' --config '" + test::source_path("configs/tiny.json") + "'");
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 

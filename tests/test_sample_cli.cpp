@@ -1,4 +1,5 @@
-// End-to-end tests of `ddpm sample` and `ddpm info --ckpt` on checkpoints trained by the real binary.
+// End-to-end tests of `ddpm sample` and `ddpm info --ckpt` on checkpoints trained by the real
+// binary.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -39,12 +40,14 @@ TEST_F(SampleTest, WritesAnEightByEightGridWithParametersInPngText) {
   EXPECT_EQ(grid.width, 146);
   EXPECT_EQ(grid.height, 146);
   int files = 0;
-  for (const auto& e : fs::directory_iterator(dir_.path() / "each")) files += e.path().extension() == ".png";
+  for (const auto& e : fs::directory_iterator(dir_.path() / "each"))
+    files += e.path().extension() == ".png";
   EXPECT_EQ(files, 64);
   EXPECT_EQ(decode_image_file(dir_ / "each/sample_00063.png").width, 16);
   auto text = read_png_text(dir_ / "g.png");
   auto value = [&](const std::string& key) {
-    for (const auto& [k, v] : text) if (k == key) return v;
+    for (const auto& [k, v] : text)
+      if (k == key) return v;
     return std::string("<missing>");
   };
   EXPECT_EQ(value("ddpm:step"), "5");
@@ -68,8 +71,8 @@ TEST_F(SampleTest, SameSeedGivesIdenticalPngsWhateverTheBatch) {
       if (first.empty()) first = bytes;
       EXPECT_EQ(bytes, first) << sampler << " batch " << batch;
     }
-    auto other = run_ddpm(sample(std::string(sampler) + " --n 9 --seed 12 --out '" +
-                                 (dir_ / "other.png") + "'"));
+    auto other = run_ddpm(
+        sample(std::string(sampler) + " --n 9 --seed 12 --out '" + (dir_ / "other.png") + "'"));
     EXPECT_NE(test::read_file(dir_ / "other.png"), first) << "a different seed, different images";
   }
 }
@@ -89,8 +92,13 @@ TEST_F(SampleTest, Bf16TrainingAndSamplingRun) {
 }
 
 TEST_F(SampleTest, RawAndEmaWeightsDiffer) {
-  ASSERT_EQ(run_ddpm(sample("--n 4 --sampler ddim --steps 5 --out '" + (dir_ / "ema.png") + "'")).exit_code, 0);
-  ASSERT_EQ(run_ddpm(sample("--raw --n 4 --sampler ddim --steps 5 --out '" + (dir_ / "raw.png") + "'")).exit_code, 0);
+  ASSERT_EQ(run_ddpm(sample("--n 4 --sampler ddim --steps 5 --out '" + (dir_ / "ema.png") + "'"))
+                .exit_code,
+            0);
+  ASSERT_EQ(
+      run_ddpm(sample("--raw --n 4 --sampler ddim --steps 5 --out '" + (dir_ / "raw.png") + "'"))
+          .exit_code,
+      0);
   EXPECT_NE(test::read_file(dir_ / "ema.png"), test::read_file(dir_ / "raw.png"));
 }
 
@@ -131,7 +139,9 @@ TEST_F(SampleTest, BadCheckpointsAndArgumentsGiveOneClearLine) {
       {sample("--guidance 2"), "--guidance needs a class-conditional model"},
       {sample("--class cat"), "this model is unconditional"},
       {sample("--per-class 4"), "--per-class needs a class-conditional model"},
-      {sample("--sampler euler"), "--sampler: sample.sampler: unknown value \"euler\" (expected ddpm | ddim | dpmpp2m | heun)"},
+      {sample("--sampler euler"),
+       "--sampler: sample.sampler: unknown value \"euler\" (expected ddpm | ddim | dpmpp2m | "
+       "heun)"},
       {sample("--out /nonexistent/dir/x.png"), "does not exist or is not writable"},
   };
   for (const auto& c : cases) {
@@ -153,7 +163,8 @@ TEST(ClassConditional, TrainsWithLabelDropoutAndSamplesAClassWithGuidance) {
   const std::string ckpt = dir / "run/last.pt";
   EXPECT_EQ(Checkpoint::open(ckpt).meta().class_names,
             (std::vector<std::string>{"animals", "faces"}));
-  const std::string base = "sample --threads 1 --ckpt '" + ckpt + "' --n 4 --sampler ddim --steps 4 ";
+  const std::string base =
+      "sample --threads 1 --ckpt '" + ckpt + "' --n 4 --sampler ddim --steps 4 ";
   auto by_name = run_ddpm(base + "--class faces --guidance 3 --out '" + (dir / "a.png") + "'");
   ASSERT_EQ(by_name.exit_code, 0) << by_name.err;
   auto by_index = run_ddpm(base + "--class 1 --guidance 3 --out '" + (dir / "b.png") + "'");
@@ -182,7 +193,8 @@ TEST(ClassConditional, TrainsWithLabelDropoutAndSamplesAClassWithGuidance) {
   ASSERT_EQ(animals.exit_code, 0) << animals.err;
   EXPECT_EQ(pixels("pc/sample_00001.png"), pixels("animals/sample_00001.png"));
   auto both = run_ddpm(base + "--per-class 2 --class faces");
-  EXPECT_NE(both.err.find("--per-class and --class exclude each other"), std::string::npos) << both.err;
+  EXPECT_NE(both.err.find("--per-class and --class exclude each other"), std::string::npos)
+      << both.err;
   // A class count that disagrees with the data folder is refused.
   auto wrong = run_ddpm(test::tiny_train_args(dir / "run2", dir / "classes",
                                               "--set train.steps=1 --set model.num_classes=3"));
@@ -195,12 +207,15 @@ TEST(ClassConditional, TrainsWithLabelDropoutAndSamplesAClassWithGuidance) {
 TEST(ClassConditional, NumberedClassFoldersAnswerToTheirNames) {
   test::TempDir dir;
   test::make_class_folders(dir / "classes", 8, {"0_Cat", "1_Dog"});
-  auto r = run_ddpm(test::tiny_train_args(dir / "run", dir / "classes",
-                                          "--set train.steps=2 --set train.batch_size=4 --set model.num_classes=2"));
+  auto r = run_ddpm(test::tiny_train_args(
+      dir / "run", dir / "classes",
+      "--set train.steps=2 --set train.batch_size=4 --set model.num_classes=2"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const std::string base = "sample --threads 1 --ckpt '" + (dir / "run/last.pt") + "' --n 2 --sampler ddim --steps 3 ";
+  const std::string base =
+      "sample --threads 1 --ckpt '" + (dir / "run/last.pt") + "' --n 2 --sampler ddim --steps 3 ";
   for (const char* name : {"dog", "Dog", "1_Dog", "1"}) {
-    auto s = run_ddpm(base + "--class " + name + " --out '" + (dir / (std::string(name) + ".png")) + "'");
+    auto s = run_ddpm(base + "--class " + name + " --out '" + (dir / (std::string(name) + ".png")) +
+                      "'");
     ASSERT_EQ(s.exit_code, 0) << name << ": " << s.err;
   }
   EXPECT_EQ(decode_image_file(dir / "dog.png").pixels, decode_image_file(dir / "1.png").pixels);

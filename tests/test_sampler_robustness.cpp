@@ -1,8 +1,8 @@
-// Samplers with an imperfect denoiser: the closed-form Gaussian and two-point-mixture denoisers with a
-// fixed relative error in their output, in each objective. A real model always errs a little; a
-// well-conditioned sampler turns an error e into a change of its output of order e, never into a
-// blow-up (DDIM from the cosine schedule's last step used to multiply an ε error by √(ᾱ_prev/ᾱ_T)
-// ≈ 650 before it reached the image).
+// Samplers with an imperfect denoiser: the closed-form Gaussian and two-point-mixture denoisers
+// with a fixed relative error in their output, in each objective. A real model always errs a
+// little; a well-conditioned sampler turns an error e into a change of its output of order e, never
+// into a blow-up (DDIM from the cosine schedule's last step used to multiply an ε error by
+// √(ᾱ_prev/ᾱ_T) ≈ 650 before it reached the image).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -40,7 +40,7 @@ Denoiser perturbed_oracle(const GaussianDiffusion& d, std::vector<double> means,
     const auto& objective = d.config().objective;
     auto out = objective == Objective::eps  ? eps
                : objective == Objective::x0 ? x0
-                                   : torch::sqrt(ab) * eps - torch::sqrt(1 - ab) * x0;
+                                            : torch::sqrt(ab) * eps - torch::sqrt(1 - ab) * x0;
     return out * (1.0 + error);
   };
 }
@@ -70,9 +70,9 @@ std::vector<Case> all_cases() {
   return cases;
 }
 
-// Gaussian data N(0.3, 0.2²), unclipped (clipping would hide a blow-up): a 1% error moves the mean and
-// the standard deviation by at most a few times 1% of the data's scale, and halving the error halves
-// the change (the response is linear in the error, not chaotic).
+// Gaussian data N(0.3, 0.2²), unclipped (clipping would hide a blow-up): a 1% error moves the mean
+// and the standard deviation by at most a few times 1% of the data's scale, and halving the error
+// halves the change (the response is linear in the error, not chaotic).
 TEST(SamplerRobustness, ARelativeErrorMovesTheGaussianSamplesInProportion) {
   const double mu = 0.3, s = 0.2;
   for (const auto& c : all_cases()) {
@@ -80,11 +80,13 @@ TEST(SamplerRobustness, ARelativeErrorMovesTheGaussianSamplesInProportion) {
     auto exact = run(d, c.sampler, perturbed_oracle(d, {mu}, {1.0}, s, 0.0), 1, false);
     for (double error : {0.01, -0.01, 0.005}) {
       auto x = run(d, c.sampler, perturbed_oracle(d, {mu}, {1.0}, s, error), 1, false);
-      ASSERT_TRUE(torch::isfinite(x).all().item<bool>()) << c.schedule << " " << c.objective << " " << c.sampler;
+      ASSERT_TRUE(torch::isfinite(x).all().item<bool>())
+          << c.schedule << " " << c.objective << " " << c.sampler;
       const double dmean = std::abs(x.mean().item<double>() - exact.mean().item<double>());
       const double dsd = std::abs(x.std().item<double>() - exact.std().item<double>());
       const double dmax = (x - exact).abs().max().item<double>();
-      SCOPED_TRACE(c.schedule + " " + c.objective + " " + c.sampler + " error " + std::to_string(error));
+      SCOPED_TRACE(c.schedule + " " + c.objective + " " + c.sampler + " error " +
+                   std::to_string(error));
       // Bounds in data units per unit of relative error: 3·|error| on the mean and the spread, and
       // 10·|error| on any single pixel (|x_T| reaches 4.5 in 20000 draws).
       EXPECT_LE(dmean, 3 * std::abs(error)) << dmean;
@@ -94,8 +96,8 @@ TEST(SamplerRobustness, ARelativeErrorMovesTheGaussianSamplesInProportion) {
   }
 }
 
-// Two point masses at ∓0.6 with weights 0.3/0.7, clipped as sampling runs by default: with a 1% error
-// every sample still lands on a mode, in the data's proportions.
+// Two point masses at ∓0.6 with weights 0.3/0.7, clipped as sampling runs by default: with a 1%
+// error every sample still lands on a mode, in the data's proportions.
 TEST(SamplerRobustness, ARelativeErrorKeepsTheMixtureModesAndProportions) {
   const std::vector<double> means = {-0.6, 0.6}, weights = {0.3, 0.7};
   const double tolerance = 5 * std::sqrt(0.3 * 0.7 / kN) + 0.02;
@@ -103,7 +105,8 @@ TEST(SamplerRobustness, ARelativeErrorKeepsTheMixtureModesAndProportions) {
     GaussianDiffusion d(schedule_config(c.schedule, c.objective));
     for (double error : {0.01, -0.01}) {
       auto x = run(d, c.sampler, perturbed_oracle(d, means, weights, 0.0, error), 4, true);
-      SCOPED_TRACE(c.schedule + " " + c.objective + " " + c.sampler + " error " + std::to_string(error));
+      SCOPED_TRACE(c.schedule + " " + c.objective + " " + c.sampler + " error " +
+                   std::to_string(error));
       const double positive = (x > 0).to(torch::kFloat64).mean().item<double>();
       EXPECT_NEAR(positive, 0.7, tolerance);
       auto distance = torch::min((x - 0.6).abs(), (x + 0.6).abs());

@@ -1,5 +1,5 @@
-// Sampler tests against oracle denoisers: for Gaussian and two-point data the optimal ε-predictor is
-// known in closed form, so a correct sampler must reproduce the data distribution.
+// Sampler tests against oracle denoisers: for Gaussian and two-point data the optimal ε-predictor
+// is known in closed form, so a correct sampler must reproduce the data distribution.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -16,7 +16,8 @@ constexpr double kN = kImages * kSide * kSide;
 
 DiffusionConfig linear_config() { return DiffusionConfig{}; }  // T = 1000, β 1e-4 → 0.02
 
-torch::Tensor alpha_bar(const GaussianDiffusion& d, const torch::Tensor& t, const torch::Tensor& x) {
+torch::Tensor alpha_bar(const GaussianDiffusion& d, const torch::Tensor& t,
+                        const torch::Tensor& x) {
   return d.table().alphas_cumprod.index_select(0, t).view({-1, 1, 1, 1}).to(x.scalar_type());
 }
 
@@ -30,9 +31,9 @@ Denoiser gaussian_oracle(const GaussianDiffusion& d, double mu, double s) {
 
 // Optimal ε for a mixture of Gaussians N(m_i, s²) (s = 0: point masses) with weights π_i:
 // E[x0 | x_t] from each component's posterior mean, weighted by its responsibility.
-torch::Tensor mixture_eps(const GaussianDiffusion& d, const torch::Tensor& x, const torch::Tensor& t,
-                          const std::vector<double>& means, const std::vector<double>& weights,
-                          double s) {
+torch::Tensor mixture_eps(const GaussianDiffusion& d, const torch::Tensor& x,
+                          const torch::Tensor& t, const std::vector<double>& means,
+                          const std::vector<double>& weights, double s) {
   auto ab = alpha_bar(d, t, x);
   return (x - torch::sqrt(ab) * test::mixture_x0(d, x, t, means, weights, s)) / torch::sqrt(1 - ab);
 }
@@ -43,9 +44,9 @@ NoiseStream make_noise(uint64_t seed) {
   return NoiseStream(seeds, {1, kSide, kSide}, torch::kCPU);
 }
 
-// Tolerances: sampling error of the mean is s/√N and of the standard deviation s/√(2N); we allow five
-// standard errors plus a small discretisation allowance (0.005 in data units) for the finite number of
-// sampler steps.
+// Tolerances: sampling error of the mean is s/√N and of the standard deviation s/√(2N); we allow
+// five standard errors plus a small discretisation allowance (0.005 in data units) for the finite
+// number of sampler steps.
 void expect_gaussian(const torch::Tensor& samples, double mu, double s) {
   const double mean = samples.mean().item<double>(), sd = samples.std().item<double>();
   EXPECT_NEAR(mean, mu, 5 * s / std::sqrt(kN) + 0.005);
@@ -71,9 +72,9 @@ TEST(Samplers, AncestralDdpmWithLargeVarianceAlsoReproducesTheData) {
 }
 
 // For Gaussian data one deterministic DDIM step maps the deviation u = x_t − √ᾱ_t μ linearly:
-// u_prev = k u with k = (√(ᾱ_prev ᾱ_t) s² + √((1−ᾱ_prev)(1−ᾱ_t))) / (ᾱ_t s² + 1 − ᾱ_t), which is at most
-// the exact ratio √(v_prev/v_t) (Cauchy–Schwarz): DDIM with few steps under-disperses. This computes
-// the standard deviation the sampler must produce from x_T ~ N(0, 1), in float64.
+// u_prev = k u with k = (√(ᾱ_prev ᾱ_t) s² + √((1−ᾱ_prev)(1−ᾱ_t))) / (ᾱ_t s² + 1 − ᾱ_t), which is at
+// most the exact ratio √(v_prev/v_t) (Cauchy–Schwarz): DDIM with few steps under-disperses. This
+// computes the standard deviation the sampler must produce from x_T ~ N(0, 1), in float64.
 double ddim_expected_sd(const GaussianDiffusion& d, const std::vector<int64_t>& ts, double s) {
   double sd = 1.0;
   for (int64_t i = static_cast<int64_t>(ts.size()) - 1; i >= 0; --i) {
@@ -91,7 +92,8 @@ TEST(Samplers, Ddim50StepsWithTheGaussianOracleReproducesTheData) {
     auto noise = make_noise(3);
     auto x = sample_ddim(d, gaussian_oracle(d, mu, s), noise, 50, 0.0,
                          parse_choice<Spacing>(spacing, "spacing"), false);
-    const double expected_sd = ddim_expected_sd(d, ddim_timesteps(1000, 50, parse_choice<Spacing>(spacing, "spacing")), s);
+    const double expected_sd =
+        ddim_expected_sd(d, ddim_timesteps(1000, 50, parse_choice<Spacing>(spacing, "spacing")), s);
     // The exact DDIM prediction, within five standard errors of the sample statistics.
     EXPECT_NEAR(x.mean().item<double>(), mu, 5 * s / std::sqrt(kN) + 1e-3) << spacing;
     EXPECT_NEAR(x.std().item<double>(), expected_sd, 5 * s / std::sqrt(2 * kN)) << spacing;
@@ -105,16 +107,18 @@ TEST(Samplers, Ddim50StepsWithTheGaussianOracleReproducesTheData) {
 }
 
 // For Gaussian data the probability-flow ODE is solved exactly by the linear map
-// x_0 = μ + s (x_T − √ᾱ_T μ)/√(ᾱ_T s² + 1 − ᾱ_T): every deterministic sampler is measured against it.
+// x_0 = μ + s (x_T − √ᾱ_T μ)/√(ᾱ_T s² + 1 − ᾱ_T): every deterministic sampler is measured against
+// it.
 double max_error_to_exact_flow(const GaussianDiffusion& d, const std::string& sampler,
                                int64_t steps, double mu, double s) {
   auto noise = make_noise(5);
   auto x_T = make_noise(5).next();
-  auto x = sampler == "ddim"
-               ? sample_ddim(d, gaussian_oracle(d, mu, s), noise, steps, 0.0, Spacing::uniform, false)
-           : sampler == "heun"
-               ? sample_heun(d, gaussian_oracle(d, mu, s), noise, steps, 0.0, false)
-               : sample_dpmpp_2m(d, gaussian_oracle(d, mu, s), noise, steps, Spacing::logsnr, false);
+  auto x =
+      sampler == "ddim"
+          ? sample_ddim(d, gaussian_oracle(d, mu, s), noise, steps, 0.0, Spacing::uniform, false)
+      : sampler == "heun"
+          ? sample_heun(d, gaussian_oracle(d, mu, s), noise, steps, 0.0, false)
+          : sample_dpmpp_2m(d, gaussian_oracle(d, mu, s), noise, steps, Spacing::logsnr, false);
   // The deterministic samplers treat x_T as a draw at their first timestep (σ ≤ 80).
   const double ab = d.table64().alphas_cumprod[deterministic_start(d)].item<double>();
   auto exact = mu + s * (x_T - std::sqrt(ab) * mu) / std::sqrt(ab * s * s + 1 - ab);
@@ -151,8 +155,8 @@ TEST(Samplers, HeunFollowsTheExactFlowWithSecondOrderConvergence) {
   const double h10 = max_error_to_exact_flow(d, "heun", 10, mu, s);
   const double h18 = max_error_to_exact_flow(d, "heun", 18, mu, s);
   const double h36 = max_error_to_exact_flow(d, "heun", 36, mu, s);
-  EXPECT_LT(h18, h10 / 2.5) << h18 << " vs " << h10;   // (18/10)² = 3.2
-  EXPECT_LT(h36, h18 / 3.0) << h36 << " vs " << h18;   // (36/18)² = 4
+  EXPECT_LT(h18, h10 / 2.5) << h18 << " vs " << h10;  // (18/10)² = 3.2
+  EXPECT_LT(h36, h18 / 3.0) << h36 << " vs " << h18;  // (36/18)² = 4
   EXPECT_LT(h36, 0.015);
   auto noise = make_noise(7);
   auto x = sample_heun(d, gaussian_oracle(d, mu, s), noise, 36, 0.0, false);
@@ -212,7 +216,8 @@ TEST(Samplers, RunSamplerKnowsEachSamplerAndItsDefaultSteps) {
     parse_choice<Sampler>("euler", "--sampler");
     FAIL() << "no error";
   } catch (const std::exception& e) {
-    EXPECT_STREQ(e.what(), "--sampler: unknown value \"euler\" (expected ddpm | ddim | dpmpp2m | heun)");
+    EXPECT_STREQ(e.what(),
+                 "--sampler: unknown value \"euler\" (expected ddpm | ddim | dpmpp2m | heun)");
   }
 }
 
@@ -255,7 +260,8 @@ TEST(Samplers, LogSnrTimestepsAreEvenInLambda) {
 }
 
 TEST(Samplers, DdimTimestepsAreEvenlySpacedAndUnique) {
-  EXPECT_EQ(ddim_timesteps(1000, 5, Spacing::uniform), (std::vector<int64_t>{0, 250, 500, 749, 999}));
+  EXPECT_EQ(ddim_timesteps(1000, 5, Spacing::uniform),
+            (std::vector<int64_t>{0, 250, 500, 749, 999}));
   auto q = ddim_timesteps(1000, 10, Spacing::quadratic);
   EXPECT_EQ(q.front(), 0);
   EXPECT_EQ(q.back(), 999);
@@ -299,7 +305,8 @@ class GuidanceTest : public ::testing::Test {
 TEST_F(GuidanceTest, ZeroGuidanceIsTheConditionalSampler) {
   auto guided = sample_class1(0.0, 9);
   auto noise = make_noise(9);
-  auto plain = sample_ddim(d_, gaussian_oracle(d_, 0.5, 0.2), noise, 50, 0.0, Spacing::uniform, false);
+  auto plain =
+      sample_ddim(d_, gaussian_oracle(d_, 0.5, 0.2), noise, 50, 0.0, Spacing::uniform, false);
   EXPECT_TRUE(torch::allclose(guided, plain, 1e-4, 1e-4));
   EXPECT_NEAR(guided.mean().item<double>(), 0.5, 5 * 0.2 / std::sqrt(kN) + 1e-3);
 }

@@ -41,8 +41,8 @@ uint32_t mask(uint32_t crc) { return ((crc >> 15) | (crc << 17)) + 0xA282EAD8u; 
 struct Field {
   int number = 0;
   int wire = 0;
-  uint64_t value = 0;          // varint / fixed
-  std::string bytes;           // length-delimited
+  uint64_t value = 0;  // varint / fixed
+  std::string bytes;   // length-delimited
 };
 
 std::vector<Field> fields(const std::string& msg) {
@@ -97,11 +97,13 @@ void read_event_file(const std::string& path, Seen& seen) {
     uint32_t length_crc, data_crc;
     std::memcpy(&length, b.data() + pos, 8);
     std::memcpy(&length_crc, b.data() + pos + 8, 4);
-    ASSERT_EQ(length_crc, mask(bitwise_crc32c(reinterpret_cast<const uint8_t*>(b.data() + pos), 8)));
+    ASSERT_EQ(length_crc,
+              mask(bitwise_crc32c(reinterpret_cast<const uint8_t*>(b.data() + pos), 8)));
     ASSERT_LE(pos + 12 + length + 4, b.size());
     const std::string data = b.substr(pos + 12, length);
     std::memcpy(&data_crc, b.data() + pos + 12 + length, 4);
-    ASSERT_EQ(data_crc, mask(bitwise_crc32c(reinterpret_cast<const uint8_t*>(data.data()), data.size())));
+    ASSERT_EQ(data_crc,
+              mask(bitwise_crc32c(reinterpret_cast<const uint8_t*>(data.data()), data.size())));
     pos += 12 + length + 4;
     ++seen.records;
     int64_t step = 0;
@@ -149,17 +151,22 @@ void read_event_file(const std::string& path, Seen& seen) {
 TEST(TensorBoard, ARunsEventFilesHoldEveryScalarAndPreviewAcrossAResume) {
   test::TempDir dir;
   test::make_emoji_folder(dir / "emoji", 16);
-  const std::string extra = "--set train.log_every=1 --set train.preview_every=2 --set train.preview_n=4 "
-                            "--set train.eval_every=2 --set train.eval_images=4 --set train.eval_bpd_subset=2 "
-                            "--set data.heldout_path='" + (dir / "emoji") + "' ";
-  auto r = test::run_ddpm(test::tiny_train_args(dir / "run", dir / "emoji", extra + "--set train.steps=4"));
+  const std::string extra =
+      "--set train.log_every=1 --set train.preview_every=2 --set train.preview_n=4 "
+      "--set train.eval_every=2 --set train.eval_images=4 --set train.eval_bpd_subset=2 "
+      "--set data.heldout_path='" +
+      (dir / "emoji") + "' ";
+  auto r = test::run_ddpm(
+      test::tiny_train_args(dir / "run", dir / "emoji", extra + "--set train.steps=4"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  r = test::run_ddpm(test::tiny_train_args(dir / "run", dir / "emoji", extra + "--set train.steps=6 --resume"));
+  r = test::run_ddpm(
+      test::tiny_train_args(dir / "run", dir / "emoji", extra + "--set train.steps=6 --resume"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
   std::vector<std::string> files;
   for (const auto& e : fs::directory_iterator(dir.path() / "run")) {
-    if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0) files.push_back(e.path().string());
+    if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0)
+      files.push_back(e.path().string());
   }
   ASSERT_EQ(files.size(), 2u);  // one per process: the run and its resume
   std::sort(files.begin(), files.end());
@@ -178,7 +185,8 @@ TEST(TensorBoard, ARunsEventFilesHoldEveryScalarAndPreviewAcrossAResume) {
   EXPECT_EQ(seen.steps["heldout/heldout_bpd_ema"], even);
 
   // train.tensorboard=false writes none.
-  r = test::run_ddpm(test::tiny_train_args(dir / "off", dir / "emoji", "--set train.steps=1 --set train.tensorboard=false"));
+  r = test::run_ddpm(test::tiny_train_args(dir / "off", dir / "emoji",
+                                           "--set train.steps=1 --set train.tensorboard=false"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const auto& e : fs::directory_iterator(dir.path() / "off")) {
     EXPECT_EQ(e.path().filename().string().find("tfevents"), std::string::npos);

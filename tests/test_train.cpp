@@ -59,17 +59,18 @@ class TrainTest : public ::testing::Test {
 
 TEST_F(TrainTest, ResumeIsBitIdenticalToAnUninterruptedRun) {
   // Held-out evaluation runs in both: it must not disturb the training RNG.
-  const std::string common = "--set model.dropout=0.1 --set train.checkpoint_every=7 "
-                             "--set train.batch_size=8 --set train.log_every=5 "
-                             "--set train.eval_every=10 --set train.eval_images=8 "
-                             "--set train.eval_bpd_subset=5 --set data.heldout_path='" +
-                             data() + "'";
+  const std::string common =
+      "--set model.dropout=0.1 --set train.checkpoint_every=7 "
+      "--set train.batch_size=8 --set train.log_every=5 "
+      "--set train.eval_every=10 --set train.eval_images=8 "
+      "--set train.eval_bpd_subset=5 --set data.heldout_path='" +
+      data() + "'";
   auto full = run_ddpm(tiny_train_args(dir_ / "full", data(), common + " --set train.steps=30"));
   ASSERT_EQ(full.exit_code, 0) << full.err;
   auto half = run_ddpm(tiny_train_args(dir_ / "half", data(), common + " --set train.steps=15"));
   ASSERT_EQ(half.exit_code, 0) << half.err;
-  auto rest = run_ddpm(
-      tiny_train_args(dir_ / "half", data(), common + " --set train.steps=30 --resume"));
+  auto rest =
+      run_ddpm(tiny_train_args(dir_ / "half", data(), common + " --set train.steps=30 --resume"));
   ASSERT_EQ(rest.exit_code, 0) << rest.err;
   EXPECT_NE(rest.err.find("resumed from"), std::string::npos);
 
@@ -107,8 +108,8 @@ TEST_F(TrainTest, RefusesToClobberAndNeedsACheckpointToResume) {
   EXPECT_NE(again.err.find("already holds a run; continue it with --resume"), std::string::npos)
       << again.err;
   // A model that differs from the checkpoint's is refused with the key named.
-  auto other = run_ddpm(tiny_train_args(dir_ / "run", data(),
-                                        "--set train.steps=4 --set model.base_channels=24 --resume"));
+  auto other = run_ddpm(tiny_train_args(
+      dir_ / "run", data(), "--set train.steps=4 --set model.base_channels=24 --resume"));
   EXPECT_EQ(other.exit_code, 1);
   EXPECT_NE(other.err.find("model.base_channels = 16 but the config has 24"), std::string::npos)
       << other.err;
@@ -156,11 +157,11 @@ TEST_F(TrainTest, SigkillAtAnyMomentLeavesALoadableCheckpoint) {
   };
   for (int trial = 0; trial < trials; ++trial) {
     const auto rows_before = metric_rows();
-    pid_t pid = test::spawn_ddpm(
-        tiny_train_args(dir_ / "run", data(),
-                        "--set train.steps=100000 --set train.checkpoint_every=1 "
-                        "--set train.log_every=1 --resume"),
-        dir_ / "log.txt");
+    pid_t pid =
+        test::spawn_ddpm(tiny_train_args(dir_ / "run", data(),
+                                         "--set train.steps=100000 --set train.checkpoint_every=1 "
+                                         "--set train.log_every=1 --resume"),
+                         dir_ / "log.txt");
     // Wait until this process has trained a step, then kill it at a random moment: with a
     // checkpoint written every step, many kills land in the middle of a write.
     for (int i = 0; i < 1200 && metric_rows() == rows_before; ++i) {
@@ -182,9 +183,10 @@ TEST_F(TrainTest, SigkillAtAnyMomentLeavesALoadableCheckpoint) {
     last_step = ckpt.meta().step;
   }
   EXPECT_GT(last_step, 1);
-  std::printf("%d SIGKILLs, %d of them during a checkpoint write; last.pt loaded after each, "
-              "reaching step %lld\n",
-              trials, mid_write, static_cast<long long>(last_step));
+  std::printf(
+      "%d SIGKILLs, %d of them during a checkpoint write; last.pt loaded after each, "
+      "reaching step %lld\n",
+      trials, mid_write, static_cast<long long>(last_step));
   // The next run continues and clears the temporary files that killed writers left behind.
   auto resumed = run_ddpm(tiny_train_args(
       dir_ / "run", data(), "--set train.steps=" + std::to_string(last_step + 2) + " --resume"));
@@ -196,10 +198,11 @@ TEST_F(TrainTest, SigkillAtAnyMomentLeavesALoadableCheckpoint) {
 
 TEST_F(TrainTest, TrainingLowersTheLossAndTheHeldOutBound) {
   test::make_emoji_folder(dir_ / "heldout", 16);
-  auto r = run_ddpm(tiny_train_args(
-      dir_ / "run", data(),
-      "--set train.steps=300 --set train.log_every=25 --set train.eval_every=150 "
-      "--set train.eval_images=16 --set data.heldout_path='" + (dir_ / "heldout") + "'"));
+  auto r = run_ddpm(
+      tiny_train_args(dir_ / "run", data(),
+                      "--set train.steps=300 --set train.log_every=25 --set train.eval_every=150 "
+                      "--set train.eval_images=16 --set data.heldout_path='" +
+                          (dir_ / "heldout") + "'"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("held-out at step 150: loss"), std::string::npos) << r.err;
   std::ifstream in(dir_ / "run/metrics.jsonl");
@@ -207,7 +210,8 @@ TEST_F(TrainTest, TrainingLowersTheLossAndTheHeldOutBound) {
   for (std::string line; std::getline(in, line);) {
     auto row = nlohmann::json::parse(line);
     if (row.contains("loss")) losses.push_back(row["loss"].get<double>());
-    if (row.contains("heldout_bpd_ema")) heldout_bpd.push_back(row["heldout_bpd_ema"].get<double>());
+    if (row.contains("heldout_bpd_ema"))
+      heldout_bpd.push_back(row["heldout_bpd_ema"].get<double>());
   }
   ASSERT_EQ(heldout_bpd.size(), 2u);
   EXPECT_LT(heldout_bpd[1], heldout_bpd[0]);

@@ -1,6 +1,6 @@
 // Every sampler on a model the binary trains in the test, on data with a known answer: three flat
-// colour templates in proportions 0.2 / 0.3 / 0.5. Oracle tests cannot see a sampler that amplifies a
-// real model's error; this one does (DDIM from the cosine schedule's last step turned it into
+// colour templates in proportions 0.2 / 0.3 / 0.5. Oracle tests cannot see a sampler that amplifies
+// a real model's error; this one does (DDIM from the cosine schedule's last step turned it into
 // saturated colour speckle).
 #include <gtest/gtest.h>
 
@@ -17,7 +17,8 @@ namespace {
 
 using test::TempDir;
 
-const std::vector<std::array<uint8_t, 3>> kTemplates = {{230, 40, 40}, {40, 200, 60}, {40, 60, 220}};
+const std::vector<std::array<uint8_t, 3>> kTemplates = {
+    {230, 40, 40}, {40, 200, 60}, {40, 60, 220}};
 const std::vector<int> kCounts = {20, 30, 50};
 constexpr int kSide = 8;
 
@@ -50,16 +51,19 @@ class TrainedSamplers : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new TempDir();
     write_templates(*dir_ / "data");
-    // A v-prediction model, 1000 steps. (Min-SNR-5 weighting draws cleaner templates but, weighting the
-    // low-SNR steps that decide the proportions by SNR, learns them less reliably: QUALITY.md.)
+    // A v-prediction model, 1000 steps. (Min-SNR-5 weighting draws cleaner templates but, weighting
+    // the low-SNR steps that decide the proportions by SNR, learns them less reliably: QUALITY.md.)
     auto result = test::run_ddpm(
         "train --config configs/tiny.json --set train.threads=1 --set train.run_dir='" +
         (*dir_ / "run") + "' --set data.path='" + (*dir_ / "data") +
-        "' --set model.image_size=8 --set model.base_channels=32 --set model.attention_resolutions=[]"
-        " --set diffusion.timesteps=1000 --set diffusion.schedule=cosine --set diffusion.objective=v"
+        "' --set model.image_size=8 --set model.base_channels=32 --set "
+        "model.attention_resolutions=[]"
+        " --set diffusion.timesteps=1000 --set diffusion.schedule=cosine --set "
+        "diffusion.objective=v"
         " --set data.random_flip=false --set train.steps=1000"
         " --set train.batch_size=64 --set train.lr=0.001 --set train.warmup_steps=50"
-        " --set train.ema_decay=0.99 --set train.ema_warmup_power=0.75 --set train.checkpoint_every=1000");
+        " --set train.ema_decay=0.99 --set train.ema_warmup_power=0.75 --set "
+        "train.checkpoint_every=1000");
     ASSERT_EQ(result.exit_code, 0) << result.err;
   }
   static void TearDownTestSuite() { delete dir_; }

@@ -115,15 +115,15 @@ TEST(UNet, AttentionMatchesAManualComputation) {
   // Recompute from the registered parameters with explicit loops over heads.
   auto params = attn->named_parameters();
   namespace F = torch::nn::functional;
-  auto h = F::group_norm(x, F::GroupNormFuncOptions(4).weight(params["norm.weight"])
-                                .bias(params["norm.bias"]));
+  auto h = F::group_norm(
+      x, F::GroupNormFuncOptions(4).weight(params["norm.weight"]).bias(params["norm.bias"]));
   auto qkv = F::conv2d(h, params["qkv.weight"], F::Conv2dFuncOptions().bias(params["qkv.bias"]));
   auto flat = qkv.view({3, 2, 4, 9});  // [qkv, head, d, L]
   std::vector<torch::Tensor> heads;
   for (int64_t head = 0; head < 2; ++head) {
     torch::Tensor q = flat[0][head], k = flat[1][head], v = flat[2][head];  // [d, L]
     auto w = torch::softmax(torch::matmul(q.t(), k) / std::sqrt(4.0), -1);  // [L, L]
-    heads.push_back(torch::matmul(v, w.t()));                              // [d, L]
+    heads.push_back(torch::matmul(v, w.t()));                               // [d, L]
   }
   auto merged = torch::cat(heads, 0).view({1, 8, 3, 3});
   auto expected = x + F::conv2d(merged, params["proj.weight"],
@@ -137,9 +137,9 @@ TEST(UNet, AttentionMatchesAManualComputation) {
 namespace ddpm {
 namespace {
 
-// Forward FLOPs of a one-level UNet counted by hand (multiply-add = 2): time MLP 2560, conv_in 27648,
-// down res block 147968, middle 2 × 147968 + attention 163840 (qkv 24576, two 64×64×8 products
-// 131072, proj 8192), two up res blocks with a 1×1 skip 2 × 238080, conv_out 27648.
+// Forward FLOPs of a one-level UNet counted by hand (multiply-add = 2): time MLP 2560, conv_in
+// 27648, down res block 147968, middle 2 × 147968 + attention 163840 (qkv 24576, two 64×64×8
+// products 131072, proj 8192), two up res blocks with a 1×1 skip 2 × 238080, conv_out 27648.
 TEST(UNet, ForwardFlopsMatchAHandCount) {
   ModelConfig c;
   c.image_size = 8;

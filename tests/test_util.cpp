@@ -1,9 +1,8 @@
 #include "test_util.h"
 
+#include <ATen/Parallel.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <ATen/Parallel.h>
 
 #include <fstream>
 #include <random>
@@ -81,7 +80,8 @@ namespace ddpm::test {
 
 void make_emoji_folder(const std::string& dir, int64_t n) { extract_emoji(kEmojiFontPath, dir, n); }
 
-void make_class_folders(const std::string& dir, int64_t n, const std::vector<std::string>& classes) {
+void make_class_folders(const std::string& dir, int64_t n,
+                        const std::vector<std::string>& classes) {
   namespace fs = std::filesystem;
   const fs::path all = dir + ".all";
   make_emoji_folder(all.string(), n);
@@ -106,8 +106,8 @@ std::string tiny_train_args(const std::string& run, const std::string& data,
 namespace ddpm::test {
 
 pid_t spawn_ddpm(const std::string& args, const std::string& log_path, const std::string& cwd) {
-  const std::string command = "cd '" + cwd + "' && exec '" + DDPM_BINARY + "' " + args + " >'" +
-                              log_path + "' 2>&1";
+  const std::string command =
+      "cd '" + cwd + "' && exec '" + DDPM_BINARY + "' " + args + " >'" + log_path + "' 2>&1";
   pid_t pid = fork();
   if (pid == 0) {
     execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));

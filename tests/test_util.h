@@ -45,8 +45,10 @@ CommandResult run_ddpm(const std::string& args, const std::string& cwd = DDPM_SO
                        const std::string& prefix = "");
 
 // One clear line: stderr ends with the only "ddpm: error: ..." line, which contains `message`
-// (progress and warnings printed before the failure may precede it); exit code 1; no abort or trace.
-void expect_one_line_error(const CommandResult& r, const std::string& message, const std::string& what);
+// (progress and warnings printed before the failure may precede it); exit code 1; no abort or
+// trace.
+void expect_one_line_error(const CommandResult& r, const std::string& message,
+                           const std::string& what);
 
 void write_file(const std::string& path, const std::string& content);
 std::string read_file(const std::string& path);
@@ -58,7 +60,8 @@ namespace ddpm::test {
 
 // Extracts the first `n` emoji glyphs into `dir` (the built-in data set, small).
 void make_emoji_folder(const std::string& dir, int64_t n);
-// The same glyphs dealt in turn into one subfolder of `dir` per class: a class-conditional data set.
+// The same glyphs dealt in turn into one subfolder of `dir` per class: a class-conditional data
+// set.
 void make_class_folders(const std::string& dir, int64_t n, const std::vector<std::string>& classes);
 
 // `ddpm train` flags that point configs/tiny.json at `run` and `data`, with extra --set overrides.

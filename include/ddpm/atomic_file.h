@@ -1,4 +1,5 @@
-// Crash-safe file replacement: write a temporary file in the same folder, fsync, rename, fsync the folder.
+// Crash-safe file replacement: write a temporary file in the same folder, fsync, rename, fsync the
+// folder.
 #pragma once
 #include <cstddef>
 #include <string>

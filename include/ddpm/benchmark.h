@@ -28,7 +28,8 @@ struct BenchRun {
   double median_seconds = 0.0;
   double images_per_sec = 0.0;
   double gflops_per_sec = 0.0;
-  double peak_memory_mb = 0.0;  // CPU: peak resident set of the process during this run; CUDA: peak allocated
+  double peak_memory_mb =
+      0.0;  // CPU: peak resident set of the process during this run; CUDA: peak allocated
 };
 
 struct BenchReport {

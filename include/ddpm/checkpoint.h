@@ -1,5 +1,6 @@
-// One self-describing checkpoint file: header, JSON metadata (config, step, data position, classes),
-// a LibTorch archive (model, EMA, optimizer, RNG states) and a CRC-32, written atomically.
+// One self-describing checkpoint file: header, JSON metadata (config, step, data position,
+// classes), a LibTorch archive (model, EMA, optimizer, RNG states) and a CRC-32, written
+// atomically.
 #pragma once
 #include <torch/nn.h>
 #include <torch/optim.h>
@@ -48,7 +49,8 @@ struct CheckpointLayout {
 bool checkpoint_layout(const uint8_t* data, size_t size, CheckpointLayout& layout);
 
 // Serialises and writes atomically (temp file, fsync, rename).
-void save_checkpoint(const std::string& path, const CheckpointMeta& meta, const CheckpointParts& parts);
+void save_checkpoint(const std::string& path, const CheckpointMeta& meta,
+                     const CheckpointParts& parts);
 std::vector<uint8_t> serialize_checkpoint(const CheckpointMeta& meta, const CheckpointParts& parts);
 
 class Checkpoint {

@@ -1,6 +1,6 @@
-// The typed choices of a config (schedule, objective, loss, weighting, variance, precision, sampler,
-// spacing): one name table each, parsed once where text enters (config files, --set, flags) and
-// written back by the same table.
+// The typed choices of a config (schedule, objective, loss, weighting, variance, precision,
+// sampler, spacing): one name table each, parsed once where text enters (config files, --set,
+// flags) and written back by the same table.
 #pragma once
 #include <array>
 #include <string>
@@ -11,7 +11,7 @@ namespace ddpm {
 enum class Schedule { linear, cosine };
 enum class Objective { eps, x0, v };  // what the network predicts
 enum class Loss { l1, l2 };
-enum class LossWeighting { none, min_snr };  // min_snr: Hang et al. 2023
+enum class LossWeighting { none, min_snr };        // min_snr: Hang et al. 2023
 enum class Variance { fixed_small, fixed_large };  // β̃_t | β_t
 enum class Precision { fp32, bf16 };  // bf16: autocast of the network; loss and weights stay fp32
 enum class Sampler { ddpm, ddim, dpmpp2m, heun };
@@ -21,9 +21,9 @@ enum class Spacing { automatic, uniform, quadratic, logsnr };
 template <class E>
 struct ChoiceNames;  // static constexpr std::array<std::pair<E, const char*>, N> table
 
-#define DDPM_CHOICES(E, ...)                                     \
-  template <>                                                    \
-  struct ChoiceNames<E> {                                        \
+#define DDPM_CHOICES(E, ...)                                            \
+  template <>                                                           \
+  struct ChoiceNames<E> {                                               \
     static constexpr std::pair<E, const char*> table[] = {__VA_ARGS__}; \
   }
 
@@ -31,7 +31,8 @@ DDPM_CHOICES(Schedule, {Schedule::linear, "linear"}, {Schedule::cosine, "cosine"
 DDPM_CHOICES(Objective, {Objective::eps, "eps"}, {Objective::x0, "x0"}, {Objective::v, "v"});
 DDPM_CHOICES(Loss, {Loss::l1, "l1"}, {Loss::l2, "l2"});
 DDPM_CHOICES(LossWeighting, {LossWeighting::none, "none"}, {LossWeighting::min_snr, "min_snr"});
-DDPM_CHOICES(Variance, {Variance::fixed_small, "fixed_small"}, {Variance::fixed_large, "fixed_large"});
+DDPM_CHOICES(Variance, {Variance::fixed_small, "fixed_small"},
+             {Variance::fixed_large, "fixed_large"});
 DDPM_CHOICES(Precision, {Precision::fp32, "fp32"}, {Precision::bf16, "bf16"});
 DDPM_CHOICES(Sampler, {Sampler::ddpm, "ddpm"}, {Sampler::ddim, "ddim"},
              {Sampler::dpmpp2m, "dpmpp2m"}, {Sampler::heun, "heun"});
@@ -60,7 +61,8 @@ std::string choice_list() {
 }
 
 // Reads a choice by name; throws ddpm::Error "WHAT: unknown value "x" (expected a | b)".
-void throw_unknown_choice(const std::string& what, const std::string& text, const std::string& list);
+void throw_unknown_choice(const std::string& what, const std::string& text,
+                          const std::string& list);
 template <class E>
 E parse_choice(const std::string& text, const std::string& what) {
   for (const auto& [v, name] : ChoiceNames<E>::table) {

@@ -1,6 +1,6 @@
 // Sample-quality scores from a classifier of the data set (e.g. scripts/fashion_classifier.py's):
-// FID in the classifier's feature space ("classifier FID") with the real-vs-real floor, the fraction
-// of samples classified as the class asked for, and the classifier's mean confidence.
+// FID in the classifier's feature space ("classifier FID") with the real-vs-real floor, the
+// fraction of samples classified as the class asked for, and the classifier's mean confidence.
 #pragma once
 #include <torch/types.h>
 

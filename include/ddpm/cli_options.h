@@ -1,5 +1,5 @@
-// cxxopts, configured for ddpm. Every file that parses options includes cxxopts through here, so that
-// all of them agree on the settings below.
+// cxxopts, configured for ddpm. Every file that parses options includes cxxopts through here, so
+// that all of them agree on the settings below.
 #pragma once
 
 // A repeatable option (--set) takes one value per occurrence and never splits it at commas: a value

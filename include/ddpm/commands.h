@@ -1,12 +1,13 @@
-// One entry point per subcommand (src/cli/<name>.cpp). Each receives argv with argv[0] = "ddpm <name>".
+// One entry point per subcommand (src/cli/<name>.cpp). Each receives argv with argv[0] = "ddpm
+// <name>".
 #pragma once
 #include <torch/types.h>
 
-#include "ddpm/config.h"
-
-#include "ddpm/cli_options.h"
 #include <string>
 #include <vector>
+
+#include "ddpm/cli_options.h"
+#include "ddpm/config.h"
 
 namespace ddpm {
 

@@ -1,5 +1,5 @@
-// Every difference between the LibTorch versions we build against lives here: Debian's 1.13 (CPU) and 2.x
-// (CUDA). Nothing else in the code base tests TORCH_VERSION_*.
+// Every difference between the LibTorch versions we build against lives here: Debian's 1.13 (CPU)
+// and 2.x (CUDA). Nothing else in the code base tests TORCH_VERSION_*.
 #pragma once
 #include <ATen/autocast_mode.h>
 #include <torch/optim/optimizer.h>
@@ -25,13 +25,14 @@
 namespace ddpm::compat {
 
 // Multi-head attention over [B, heads, L, d] tensors: softmax(q kᵀ / √d) v.
-inline torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+inline torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k,
+                               const torch::Tensor& v) {
 #if DDPM_TORCH2
   return at::scaled_dot_product_attention(q, k, v);  // fused (flash / memory-efficient) kernels
 #else
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   auto weights = torch::softmax(torch::matmul(q, k.transpose(-2, -1)) * scale, -1);  // [B, h, L, L]
-  return torch::matmul(weights, v);                                                    // [B, h, L, d]
+  return torch::matmul(weights, v);                                                  // [B, h, L, d]
 #endif
 }
 
@@ -48,9 +49,9 @@ Key optimizer_state_key(const torch::Tensor& parameter) {
   }
 }
 
-// bf16 autocast for the ops run on `device` while the object lives (off when `enabled` is false). On
-// exit it clears the cache of cast weights, as Python's torch.autocast does, so the next step casts
-// the updated weights again.
+// bf16 autocast for the ops run on `device` while the object lives (off when `enabled` is false).
+// On exit it clears the cache of cast weights, as Python's torch.autocast does, so the next step
+// casts the updated weights again.
 class AutocastScope {
  public:
   AutocastScope(torch::Device device, bool enabled) : enabled_(enabled), type_(device.type()) {
@@ -63,7 +64,8 @@ class AutocastScope {
 #else
     const bool cpu = type_ == torch::kCPU;
     was_enabled_ = cpu ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled();
-    was_dtype_ = cpu ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype();
+    was_dtype_ =
+        cpu ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype();
     if (cpu) {
       at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
       at::autocast::set_cpu_enabled(true);

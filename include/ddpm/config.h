@@ -1,10 +1,10 @@
-// Plain configuration structs with the original DDPM's defaults, JSON in/out, validation and overrides.
+// Plain configuration structs with the original DDPM's defaults, JSON in/out, validation and
+// overrides.
 #pragma once
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "ddpm/choices.h"
 
@@ -32,14 +32,14 @@ struct DiffusionConfig {
   Objective objective = Objective::eps;
   Loss loss = Loss::l2;
   LossWeighting loss_weighting = LossWeighting::none;
-  double min_snr_gamma = 5.0;           // γ of min_snr
+  double min_snr_gamma = 5.0;  // γ of min_snr
   Variance variance = Variance::fixed_small;
 };
 
 struct DataConfig {
   std::string path = "data/emoji";
   bool random_flip = true;
-  bool disk_cache = true;  // keep decoded images in <path>/.ddpm-cache-<size>.bin
+  bool disk_cache = true;    // keep decoded images in <path>/.ddpm-cache-<size>.bin
   std::string heldout_path;  // optional held-out folder for train.eval_every
 };
 
@@ -59,7 +59,7 @@ struct TrainConfig {
   int64_t ema_start = 0;
   int64_t ema_every = 1;
   double ema_warmup_power = 0.0;  // > 0: decay = min(ema_decay, 1 - (1 + n)^-power)
-  double p_uncond = 0.1;          // class-conditional models: label dropout for classifier-free guidance
+  double p_uncond = 0.1;  // class-conditional models: label dropout for classifier-free guidance
   int64_t log_every = 100;
   int64_t checkpoint_every = 5000;
   int64_t snapshot_every = 0;  // numbered snapshots; 0 disables
@@ -67,11 +67,11 @@ struct TrainConfig {
   int64_t preview_every = 5000;  // EMA preview grid; 0 disables
   int64_t preview_n = 16;
   int64_t eval_every = 0;        // held-out loss (and bits/dim) every N steps; 0 disables
-  int64_t eval_images = 64;       // held-out images used
-  int64_t eval_bpd_subset = 20;   // timesteps for the bits/dim estimate; 0: loss only
-  int64_t max_nonfinite = 20;  // consecutive non-finite losses before the run stops
+  int64_t eval_images = 64;      // held-out images used
+  int64_t eval_bpd_subset = 20;  // timesteps for the bits/dim estimate; 0: loss only
+  int64_t max_nonfinite = 20;    // consecutive non-finite losses before the run stops
   int64_t seed = 0;
-  int64_t threads = 0;  // 0: all cores
+  int64_t threads = 0;          // 0: all cores
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   Precision precision = Precision::fp32;
   bool tensorboard = true;  // TensorBoard event file in the run folder
@@ -79,7 +79,7 @@ struct TrainConfig {
 
 struct SampleConfig {
   Sampler sampler = Sampler::ddpm;
-  int64_t steps = 0;             // 0: all diffusion timesteps (ddpm) / 50 (ddim)
+  int64_t steps = 0;  // 0: all diffusion timesteps (ddpm) / 50 (ddim)
   double eta = 0.0;
   double churn = 0.0;  // heun: S_churn
   bool clip_denoised = true;

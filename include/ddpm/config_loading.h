@@ -1,7 +1,6 @@
 // The --config / --set options shared by the commands that read a config file.
 #pragma once
 #include "ddpm/cli_options.h"
-
 #include "ddpm/config.h"
 
 namespace ddpm {

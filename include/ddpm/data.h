@@ -1,4 +1,5 @@
-// Image-folder data sets: scan, decode once into a uint8 cache, shuffle per epoch, batch in [-1, 1].
+// Image-folder data sets: scan, decode once into a uint8 cache, shuffle per epoch, batch in [-1,
+// 1].
 #pragma once
 #include <torch/types.h>
 
@@ -12,8 +13,8 @@
 namespace ddpm {
 
 struct Dataset {
-  torch::Tensor images;  // uint8 [N, C, H, W]
-  torch::Tensor labels;  // int64 [N]; all 0 without classes
+  torch::Tensor images;                  // uint8 [N, C, H, W]
+  torch::Tensor labels;                  // int64 [N]; all 0 without classes
   std::vector<std::string> class_names;  // sorted first-level subfolder names (when with_classes)
   int64_t skipped = 0;                   // files that could not be decoded
   int64_t size() const { return images.defined() ? images.size(0) : 0; }
@@ -22,8 +23,8 @@ struct Dataset {
 struct DataOptions {
   int64_t image_size = 32;
   int64_t channels = 3;
-  bool with_classes = false;  // first-level subfolders are classes
-  bool disk_cache = true;     // reuse/write <folder>/.ddpm-cache-<size>-<channels>.bin
+  bool with_classes = false;      // first-level subfolders are classes
+  bool disk_cache = true;         // reuse/write <folder>/.ddpm-cache-<size>-<channels>.bin
   std::string key = "data.path";  // what names the folder in messages (a config key or a flag)
 };
 

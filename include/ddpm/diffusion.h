@@ -1,5 +1,5 @@
-// GaussianDiffusion: the forward process, parameterisation conversions, posteriors and the training loss.
-// Pure maths over tensors; no model, no I/O.
+// GaussianDiffusion: the forward process, parameterisation conversions, posteriors and the training
+// loss. Pure maths over tensors; no model, no I/O.
 #pragma once
 #include <torch/types.h>
 
@@ -21,11 +21,11 @@ struct Denoised {
 };
 
 struct ReversePrediction {
-  torch::Tensor mean;          // μ_θ(x_t, t)
-  torch::Tensor variance;      // Σ_θ (fixed)
+  torch::Tensor mean;      // μ_θ(x_t, t)
+  torch::Tensor variance;  // Σ_θ (fixed)
   torch::Tensor log_variance;
-  torch::Tensor pred_x0;       // x̂_0, clipped to [-1, 1] when asked
-  torch::Tensor pred_eps;      // ε̂ consistent with the (clipped) x̂_0
+  torch::Tensor pred_x0;   // x̂_0, clipped to [-1, 1] when asked
+  torch::Tensor pred_eps;  // ε̂ consistent with the (clipped) x̂_0
 };
 
 // [B] int64 filled with timestep t, on like's device (B = like.size(0)).
@@ -82,9 +82,9 @@ class GaussianDiffusion {
   // The regression target for the configured objective.
   torch::Tensor training_target(const torch::Tensor& x0, const torch::Tensor& noise,
                                 const torch::Tensor& t) const;
-  // Per-example loss weight [B] (float32) for the configured loss_weighting: 1 for "none"; Min-SNR-γ
-  // (Hang et al. 2023) is min(SNR, γ)·‖x̂_0 − x_0‖² written in each objective's own units, so
-  // ε: min(SNR, γ)/SNR, x0: min(SNR, γ), v: min(SNR, γ)/(SNR + 1), with SNR = ᾱ_t/(1 − ᾱ_t).
+  // Per-example loss weight [B] (float32) for the configured loss_weighting: 1 for "none";
+  // Min-SNR-γ (Hang et al. 2023) is min(SNR, γ)·‖x̂_0 − x_0‖² written in each objective's own units,
+  // so ε: min(SNR, γ)/SNR, x0: min(SNR, γ), v: min(SNR, γ)/(SNR + 1), with SNR = ᾱ_t/(1 − ᾱ_t).
   torch::Tensor loss_weight(const torch::Tensor& t) const;
   // Per-example loss [B]: mean over pixels of |out − target| (l1) or (out − target)² (l2), times
   // loss_weight(t).
@@ -102,7 +102,7 @@ class GaussianDiffusion {
   DiffusionConfig config_;
   ScheduleTable table64_;
   ScheduleTable table_;
-  torch::Tensor large_variance_;      // fixed_large Σ_t [T], on the working device
+  torch::Tensor large_variance_;  // fixed_large Σ_t [T], on the working device
   torch::Tensor large_log_variance_;
 };
 

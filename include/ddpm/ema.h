@@ -8,9 +8,9 @@ namespace ddpm {
 
 struct EmaOptions {
   double decay = 0.9999;
-  int64_t start_step = 0;    // before this step the shadow copies the weights
-  int64_t every = 1;         // update on steps divisible by this
-  double warmup_power = 0;   // > 0: decay_n = min(decay, 1 − (1 + n)^−power), n = updates so far
+  int64_t start_step = 0;   // before this step the shadow copies the weights
+  int64_t every = 1;        // update on steps divisible by this
+  double warmup_power = 0;  // > 0: decay_n = min(decay, 1 − (1 + n)^−power), n = updates so far
 };
 
 class Ema {

@@ -1,4 +1,5 @@
-// The built-in data set: the colour emoji artwork embedded as PNGs in Debian's Noto Color Emoji font.
+// The built-in data set: the colour emoji artwork embedded as PNGs in Debian's Noto Color Emoji
+// font.
 #pragma once
 #include <cstdint>
 #include <string>

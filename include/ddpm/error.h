@@ -1,4 +1,5 @@
-// The one exception type the tool throws for user-facing problems; main.cpp prints its message as one line.
+// The one exception type the tool throws for user-facing problems; main.cpp prints its message as
+// one line.
 #pragma once
 #include <stdexcept>
 #include <string>

@@ -1,6 +1,6 @@
-// Evaluation of a model, for `ddpm eval` and the trainer's held-out pass: the bits/dim bound with its
-// untrained baseline and quartiles, FID/KID in a feature network's space, classifier scores, and the
-// held-out losses. The command line only parses flags and prints what these return.
+// Evaluation of a model, for `ddpm eval` and the trainer's held-out pass: the bits/dim bound with
+// its untrained baseline and quartiles, FID/KID in a feature network's space, classifier scores,
+// and the held-out losses. The command line only parses flags and prints what these return.
 #pragma once
 #include <torch/types.h>
 
@@ -29,13 +29,14 @@ struct HeldoutMetrics {
   double bpd_ema = 0.0;
 };
 HeldoutMetrics evaluate_heldout(UNet& model, UNet& shadow, const GaussianDiffusion& diffusion,
-                                const Dataset& heldout, const TrainConfig& train, torch::Device device);
+                                const Dataset& heldout, const TrainConfig& train,
+                                torch::Device device);
 
 struct NllOptions {
   int64_t images = 0;  // the first `images` of the data set
   int64_t subset = 0;  // stratified timesteps (0: all)
   int64_t batch = 64;
-  uint64_t seed = 0;   // batch b's x_t draws use seed + its first index
+  uint64_t seed = 0;  // batch b's x_t draws use seed + its first index
   // (images done, fractional, counting the current batch; timesteps done; timesteps per batch)
   std::function<void(double, int64_t, int64_t)> progress;
 };

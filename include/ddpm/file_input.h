@@ -1,5 +1,6 @@
-// Files read from outside (configs, checkpoints, images, fonts, TorchScript modules): one place that
-// turns a missing path, a folder, a device or pipe, or a permission problem into a clear error.
+// Files read from outside (configs, checkpoints, images, fonts, TorchScript modules): one place
+// that turns a missing path, a folder, a device or pipe, or a permission problem into a clear
+// error.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -26,13 +26,15 @@ struct GenerateOptions {
   std::function<void(int64_t, int64_t, int64_t, int64_t)> progress;
 };
 
-// Draws `per_class` images of every one of `classes` classes, class r in row r: sets per_class and n.
+// Draws `per_class` images of every one of `classes` classes, class r in row r: sets per_class and
+// n.
 void draw_per_class(GenerateOptions& options, int64_t per_class, int64_t classes);
 
 // Images per grid row for what `options` draws: per_class (row r = class r), else ⌈√n⌉.
 int64_t grid_columns(const GenerateOptions& options);
 
-// Samples options.n images [n, C, H, W] in [-1, 1] (clamped) on the model's device, in inference mode.
+// Samples options.n images [n, C, H, W] in [-1, 1] (clamped) on the model's device, in inference
+// mode.
 torch::Tensor generate(UNet& model, const GaussianDiffusion& diffusion,
                        const GenerateOptions& options);
 

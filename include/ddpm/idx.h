@@ -1,5 +1,5 @@
-// IDX files (the MNIST family's format), plain or gzip-compressed, and the Fashion-MNIST data set from
-// Debian's dataset-fashion-mnist package as image folders.
+// IDX files (the MNIST family's format), plain or gzip-compressed, and the Fashion-MNIST data set
+// from Debian's dataset-fashion-mnist package as image folders.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -15,8 +15,8 @@ struct IdxArray {
   std::vector<uint8_t> data;
 };
 
-// Parses IDX bytes; `name` stands for the file in errors (wrong magic, not unsigned bytes, sizes that
-// do not match the length: truncated or corrupt).
+// Parses IDX bytes; `name` stands for the file in errors (wrong magic, not unsigned bytes, sizes
+// that do not match the length: truncated or corrupt).
 IdxArray parse_idx(const std::vector<uint8_t>& bytes, const std::string& name);
 // Reads a file, gunzipping it when it starts with the gzip magic (zlib), and parses it.
 IdxArray read_idx(const std::string& path);

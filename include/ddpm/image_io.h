@@ -31,9 +31,9 @@ Image decode_image_memory(const uint8_t* data, size_t size, const std::string& n
 Image convert_channels(const Image& image, int channels);
 // Images more elongated than this are refused by resize_center_crop.
 constexpr int64_t kMaxAspectRatio = 16;
-// Resizes so the short side equals `size` (antialiased Mitchell filter when shrinking) and centre-crops.
-// Throws ddpm::Error naming `name` for an image more than kMaxAspectRatio times wider than high (or
-// the reverse), which bounds the work per image.
+// Resizes so the short side equals `size` (antialiased Mitchell filter when shrinking) and
+// centre-crops. Throws ddpm::Error naming `name` for an image more than kMaxAspectRatio times wider
+// than high (or the reverse), which bounds the work per image.
 Image resize_center_crop(const Image& image, int size, const std::string& name = "image");
 // Crops a centred width×height window (both at most the image's).
 Image center_crop(const Image& image, int width, int height);

@@ -21,6 +21,7 @@ struct InferenceModel {
   GaussianDiffusion diffusion;
 };
 
-InferenceModel load_for_inference(const Checkpoint& checkpoint, Weights weights, torch::Device device);
+InferenceModel load_for_inference(const Checkpoint& checkpoint, Weights weights,
+                                  torch::Device device);
 
 }  // namespace ddpm

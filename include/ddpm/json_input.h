@@ -2,9 +2,8 @@
 // bounded size and nesting, no duplicate keys, and errors that say where.
 #pragma once
 #include <cstddef>
-#include <string>
-
 #include <nlohmann/json_fwd.hpp>
+#include <string>
 
 namespace ddpm {
 

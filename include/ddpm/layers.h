@@ -1,4 +1,5 @@
-// The UNet's building blocks (Ho et al. 2020, appendix B; REFERENCE.md). Registered names are checkpoint keys.
+// The UNet's building blocks (Ho et al. 2020, appendix B; REFERENCE.md). Registered names are
+// checkpoint keys.
 #pragma once
 #include <torch/nn.h>
 
@@ -72,7 +73,8 @@ class UpsampleImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Upsample);
 
-// GroupNorm computed in the precision of its weights (fp32 under bf16 autocast, as CUDA autocast does).
+// GroupNorm computed in the precision of its weights (fp32 under bf16 autocast, as CUDA autocast
+// does).
 torch::Tensor group_norm(torch::nn::GroupNorm& norm, const torch::Tensor& x);
 // SiLU(GroupNorm(x)); in place when autograd is off.
 torch::Tensor norm_silu(torch::nn::GroupNorm& norm, const torch::Tensor& x);

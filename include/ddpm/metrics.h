@@ -1,4 +1,5 @@
-// Sample-quality metrics over feature vectors: Fréchet distance (FID) and kernel inception distance (KID).
+// Sample-quality metrics over feature vectors: Fréchet distance (FID) and kernel inception distance
+// (KID).
 #pragma once
 #include <torch/types.h>
 

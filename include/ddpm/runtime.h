@@ -16,8 +16,8 @@ std::string describe_device(const torch::Device& device);
 // allocations of every training or sampling step reuse warm pages (no mmap/munmap, no page faults).
 // Called once at start-up by main().
 void tune_allocator();
-// CUDA: TF32 for float32 matrix products and convolutions, cuDNN autotuning (pick_device applies it).
-// No-op on the CPU.
+// CUDA: TF32 for float32 matrix products and convolutions, cuDNN autotuning (pick_device applies
+// it). No-op on the CPU.
 void configure_device(const torch::Device& device);
 
 }  // namespace ddpm

@@ -28,7 +28,8 @@ std::map<std::string, torch::Tensor> module_tensors(torch::nn::Module& module);
 // Copies `tensors` into `module` after checking that the names are exactly the module's and every
 // shape matches; floating values are converted to the module's dtype. Throws ddpm::Error naming
 // `where` and the first tensor at fault; `module` is unchanged then.
-void load_module_tensors(torch::nn::Module& module, const std::map<std::string, torch::Tensor>& tensors,
+void load_module_tensors(torch::nn::Module& module,
+                         const std::map<std::string, torch::Tensor>& tensors,
                          const std::string& where);
 
 }  // namespace ddpm

@@ -1,4 +1,5 @@
-// Reverse-process samplers as free functions over a denoiser callback; they know nothing of the UNet.
+// Reverse-process samplers as free functions over a denoiser callback; they know nothing of the
+// UNet.
 #pragma once
 #include <ATen/core/Generator.h>
 #include <torch/types.h>
@@ -33,9 +34,9 @@ class NoiseStream {
 
 struct SamplerOptions {
   Sampler sampler = Sampler::ddpm;
-  int64_t steps = 0;                // ddim: steps (0 = 50); dpmpp2m: steps (0 = 20); ddpm: all T
-  double eta = 0.0;                 // ddim: 0 deterministic, 1 ≈ ancestral
-  double churn = 0.0;               // heun: S_churn (0 deterministic)
+  int64_t steps = 0;   // ddim: steps (0 = 50); dpmpp2m: steps (0 = 20); ddpm: all T
+  double eta = 0.0;    // ddim: 0 deterministic, 1 ≈ ancestral
+  double churn = 0.0;  // heun: S_churn (0 deterministic)
   Spacing spacing = Spacing::automatic;  // automatic: ddim uniform, dpmpp2m logsnr
   bool clip_denoised = true;
   Progress progress;
@@ -59,22 +60,23 @@ torch::Tensor sample_ddim(const GaussianDiffusion& diffusion, const Denoiser& de
                           bool clip_denoised, const Progress& progress = {});
 
 // DPM-Solver++(2M) (Lu et al. 2022b): second-order multistep solver of the probability-flow ODE in
-// data prediction, stepping in λ = log(α/σ). One network evaluation per step; the last step is first
-// order and lands on x̂_0. 15–25 steps match DDIM at 50–100.
+// data prediction, stepping in λ = log(α/σ). One network evaluation per step; the last step is
+// first order and lands on x̂_0. 15–25 steps match DDIM at 50–100.
 torch::Tensor sample_dpmpp_2m(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
                               NoiseStream& noise, int64_t steps, Spacing spacing,
                               bool clip_denoised, const Progress& progress = {});
 
-// EDM's sampler (Karras et al. 2022, Algorithm 2): Heun's second-order method on the probability-flow
-// ODE in σ = √((1 − ᾱ)/ᾱ), over `steps` noise levels spaced with ρ = 7 (eq. 5) and snapped to the
-// model's discrete timesteps, as k-diffusion does for DDPM-trained models; 2·steps − 1 network
-// evaluations. churn > 0 is S_churn: fresh noise raises each σ in [0.05, 50] by γ = min(churn/steps,
-// √2 − 1) before the step.
+// EDM's sampler (Karras et al. 2022, Algorithm 2): Heun's second-order method on the
+// probability-flow ODE in σ = √((1 − ᾱ)/ᾱ), over `steps` noise levels spaced with ρ = 7 (eq. 5) and
+// snapped to the model's discrete timesteps, as k-diffusion does for DDPM-trained models; 2·steps −
+// 1 network evaluations. churn > 0 is S_churn: fresh noise raises each σ in [0.05, 50] by γ =
+// min(churn/steps, √2 − 1) before the step.
 torch::Tensor sample_heun(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
                           NoiseStream& noise, int64_t steps, double churn, bool clip_denoised,
                           const Progress& progress = {});
 // Its timesteps, descending and unique.
-std::vector<int64_t> karras_timesteps(const GaussianDiffusion& diffusion, int64_t steps, double rho);
+std::vector<int64_t> karras_timesteps(const GaussianDiffusion& diffusion, int64_t steps,
+                                      double rho);
 
 torch::Tensor run_sampler(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
                           NoiseStream& noise, const SamplerOptions& options);
@@ -102,8 +104,8 @@ int64_t deterministic_start(const GaussianDiffusion& diffusion);
 std::vector<int64_t> ddim_timesteps(int64_t T, int64_t steps, Spacing spacing);
 
 // A conditional model: output for (x_t, t, labels).
-using ConditionalDenoiser = std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&,
-                                                        const torch::Tensor&)>;
+using ConditionalDenoiser =
+    std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&)>;
 // Classifier-free guidance (Ho & Salimans 2022): ε̃ = (1 + w)·ε(x, c) − w·ε(x, ∅). Conditional and
 // unconditional passes run as one batch. Applied to the model output, which is affine in ε for
 // every objective, so it is the same rule for ε, x0 and v models.

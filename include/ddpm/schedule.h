@@ -1,4 +1,5 @@
-// Beta schedules as pure float64 functions, and the table of derived quantities the diffusion maths uses.
+// Beta schedules as pure float64 functions, and the table of derived quantities the diffusion maths
+// uses.
 #pragma once
 #include <torch/types.h>
 
@@ -18,17 +19,17 @@ std::vector<double> make_betas(const DiffusionConfig& config);
 // Every tensor is [T], indexed by t = 0..T−1 (t = 0 is the paper's t = 1).
 struct ScheduleTable {
   torch::Tensor betas;
-  torch::Tensor alphas;                          // 1 − β_t
-  torch::Tensor alphas_cumprod;                  // ᾱ_t
-  torch::Tensor alphas_cumprod_prev;             // ᾱ_{t−1}, with ᾱ_{−1} = 1
-  torch::Tensor sqrt_alphas_cumprod;             // √ᾱ_t
-  torch::Tensor sqrt_one_minus_alphas_cumprod;   // √(1 − ᾱ_t)
-  torch::Tensor sqrt_recip_alphas_cumprod;       // 1/√ᾱ_t
-  torch::Tensor sqrt_recipm1_alphas_cumprod;     // √(1/ᾱ_t − 1)
-  torch::Tensor posterior_variance;              // β̃_t = (1 − ᾱ_{t−1})/(1 − ᾱ_t) · β_t
+  torch::Tensor alphas;                         // 1 − β_t
+  torch::Tensor alphas_cumprod;                 // ᾱ_t
+  torch::Tensor alphas_cumprod_prev;            // ᾱ_{t−1}, with ᾱ_{−1} = 1
+  torch::Tensor sqrt_alphas_cumprod;            // √ᾱ_t
+  torch::Tensor sqrt_one_minus_alphas_cumprod;  // √(1 − ᾱ_t)
+  torch::Tensor sqrt_recip_alphas_cumprod;      // 1/√ᾱ_t
+  torch::Tensor sqrt_recipm1_alphas_cumprod;    // √(1/ᾱ_t − 1)
+  torch::Tensor posterior_variance;  // β̃_t = (1 − ᾱ_{t−1})/(1 − ᾱ_t) · β_t
   torch::Tensor posterior_log_variance_clipped;  // log β̃_t with β̃_0 replaced by β̃_1
-  torch::Tensor posterior_mean_coef1;            // β_t √ᾱ_{t−1} / (1 − ᾱ_t)      (multiplies x0)
-  torch::Tensor posterior_mean_coef2;            // (1 − ᾱ_{t−1}) √α_t / (1 − ᾱ_t) (multiplies x_t)
+  torch::Tensor posterior_mean_coef1;  // β_t √ᾱ_{t−1} / (1 − ᾱ_t)      (multiplies x0)
+  torch::Tensor posterior_mean_coef2;  // (1 − ᾱ_{t−1}) √α_t / (1 − ᾱ_t) (multiplies x_t)
 
   int64_t size() const { return betas.size(0); }
   ScheduleTable to(torch::Device device, torch::ScalarType dtype) const;

@@ -1,5 +1,5 @@
-// Loading a module's tensors from a LibTorch archive with every name, shape and dtype checked first:
-// LibTorch's own Module::load accepts any shape and fails later, deep inside a forward pass.
+// Loading a module's tensors from a LibTorch archive with every name, shape and dtype checked
+// first: LibTorch's own Module::load accepts any shape and fails later, deep inside a forward pass.
 #pragma once
 #include <torch/nn/module.h>
 #include <torch/serialize/input-archive.h>

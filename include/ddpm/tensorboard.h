@@ -19,7 +19,8 @@ uint32_t masked_crc32c(const uint8_t* data, size_t size);
 std::vector<uint8_t> tfrecord(const std::vector<uint8_t>& data);
 // Serialized Event messages.
 std::vector<uint8_t> event_file_version(double wall_time);
-std::vector<uint8_t> event_scalar(double wall_time, int64_t step, const std::string& tag, float value);
+std::vector<uint8_t> event_scalar(double wall_time, int64_t step, const std::string& tag,
+                                  float value);
 std::vector<uint8_t> event_image(double wall_time, int64_t step, const std::string& tag, int height,
                                  int width, int channels, const std::vector<uint8_t>& png);
 

@@ -21,11 +21,12 @@ class TrainStep {
   TrainStep(const Config& config, TrainState& state, const GaussianDiffusion& diffusion,
             torch::Device device);
 
-  // Forward and backward of one micro-batch (x0 [B, C, H, W] in [-1, 1] on any device; labels [B] or
-  // undefined), accumulating gradients; returns the detached loss divided by train.grad_accum.
-  // `poison` multiplies the loss by NaN, so that the loss and every gradient are non-finite, as after
-  // a real divergence (fault injection for the reliability tests).
-  torch::Tensor accumulate(const torch::Tensor& x0, const torch::Tensor& labels, bool poison = false);
+  // Forward and backward of one micro-batch (x0 [B, C, H, W] in [-1, 1] on any device; labels [B]
+  // or undefined), accumulating gradients; returns the detached loss divided by train.grad_accum.
+  // `poison` multiplies the loss by NaN, so that the loss and every gradient are non-finite, as
+  // after a real divergence (fault injection for the reliability tests).
+  torch::Tensor accumulate(const torch::Tensor& x0, const torch::Tensor& labels,
+                           bool poison = false);
   // Clips, steps AdamW at the learning rate of step `step` (0-based) and updates the EMA.
   AppliedStep apply(int64_t step);
   // Drops the accumulated gradients (a skipped step).

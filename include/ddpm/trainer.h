@@ -13,12 +13,13 @@ struct TrainOptions {
   bool resume = false;
   std::string resume_from;  // empty: <run>/last.pt
   bool terminal = false;    // `log` is a terminal: the progress line rewrites itself in place
-  // Fault injection for the reliability tests: each listed step's loss is made NaN once per listing.
+  // Fault injection for the reliability tests: each listed step's loss is made NaN once per
+  // listing.
   std::multiset<int64_t> nonfinite_steps;
 };
 
 struct TrainResult {
-  int64_t step = 0;         // completed optimizer steps
+  int64_t step = 0;          // completed optimizer steps
   bool interrupted = false;  // stopped by a signal (checkpoint saved)
   double last_loss = 0.0;    // mean loss over the last logging interval
   std::string checkpoint;    // path of last.pt

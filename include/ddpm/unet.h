@@ -1,4 +1,5 @@
-// The DDPM UNet (Ho et al. 2020): time-conditioned residual blocks, attention at chosen resolutions, skips.
+// The DDPM UNet (Ho et al. 2020): time-conditioned residual blocks, attention at chosen
+// resolutions, skips.
 #pragma once
 #include <torch/nn.h>
 
@@ -14,8 +15,8 @@ class UNetImpl : public torch::nn::Module {
  public:
   explicit UNetImpl(const ModelConfig& config);
 
-  // x_t [B, C, H, W], t [B] (long), class_labels [B] (long; num_classes = the null class) or undefined.
-  // Returns the model output [B, C, H, W].
+  // x_t [B, C, H, W], t [B] (long), class_labels [B] (long; num_classes = the null class) or
+  // undefined. Returns the model output [B, C, H, W].
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t,
                         const torch::Tensor& class_labels = {});
 

@@ -40,18 +40,20 @@ std::vector<std::string> parse_parts(const std::string& text) {
 }  // namespace
 
 int command_bench(int argc, char** argv) {
-  cxxopts::Options options(argv[0],
-                           "Time training and sampling steps of a config's network: median images/s, "
-                           "ms/step, GFLOP/s and peak memory after warm-up.");
+  cxxopts::Options options(
+      argv[0],
+      "Time training and sampling steps of a config's network: median images/s, "
+      "ms/step, GFLOP/s and peak memory after warm-up.");
   add_config_options(options);
   options.add_options()("batch", "training batch (default: the config's train.batch_size)",
                         cxxopts::value<int64_t>()->default_value("0"))(
       "sample-batch", "sampling batch (default: the training batch)",
-      cxxopts::value<int64_t>()->default_value("0"))(
-      "warmup", "untimed steps first", cxxopts::value<int64_t>()->default_value("3"))(
+      cxxopts::value<int64_t>()->default_value("0"))("warmup", "untimed steps first",
+                                                     cxxopts::value<int64_t>()->default_value("3"))(
       "repeats", "timed steps (the median is reported)",
       cxxopts::value<int64_t>()->default_value("10"))(
-      "what", "train, sample or both", cxxopts::value<std::string>()->default_value("train,sample"))(
+      "what", "train, sample or both",
+      cxxopts::value<std::string>()->default_value("train,sample"))(
       "bf16", "bf16 autocast of the network")("json", "print one JSON object instead of a table");
   add_runtime_options(options);
   cxxopts::ParseResult args;

@@ -24,9 +24,9 @@ const std::vector<Command>& commands() {
       {"sample", "draw images from a checkpoint's EMA weights into a PNG grid", command_sample},
       {"eval", "negative log-likelihood in bits/dim (variational bound) on held-out images",
        command_eval},
-      {"bench", "time training and sampling steps (images/s, GFLOP/s, peak memory)",
-       command_bench},
-      {"data", "prepare a built-in data set (emoji, fashion-mnist) as an image folder", command_data},
+      {"bench", "time training and sampling steps (images/s, GFLOP/s, peak memory)", command_bench},
+      {"data", "prepare a built-in data set (emoji, fashion-mnist) as an image folder",
+       command_data},
       {"export", "write a checkpoint's weights as safetensors", command_export},
       {"import", "make a weights-only checkpoint from a safetensors file", command_import},
       {"info", "print a config's resolved settings and parameter count, or a checkpoint's contents",
@@ -63,8 +63,10 @@ void print_usage(std::ostream& out) {
 void ArgList::alias(const std::string& from, const std::string& to) {
   for (size_t i = 1; i < storage_.size(); ++i) {
     auto& a = storage_[i];
-    if (a == from) a = to;
-    else if (a.rfind(from + "=", 0) == 0) a = to + a.substr(from.size());
+    if (a == from)
+      a = to;
+    else if (a.rfind(from + "=", 0) == 0)
+      a = to + a.substr(from.size());
   }
 }
 

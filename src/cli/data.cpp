@@ -23,13 +23,16 @@ int command_data(int argc, char** argv) {
   options.parse_positional({"name"});
   cxxopts::ParseResult args;
   if (!parse_options(options, argc, argv, args)) return 0;
-  if (!args.count("name")) throw UsageError("name a data set: emoji or fashion-mnist", options.help());
+  if (!args.count("name"))
+    throw UsageError("name a data set: emoji or fashion-mnist", options.help());
   const std::string name = args["name"].as<std::string>();
   if (name != "emoji" && name != "fashion-mnist") {
-    throw UsageError("unknown data set '" + name + "' (known: emoji, fashion-mnist)", options.help());
+    throw UsageError("unknown data set '" + name + "' (known: emoji, fashion-mnist)",
+                     options.help());
   }
   if (name == "fashion-mnist") {
-    const auto out = args.count("out") ? args["out"].as<std::string>() : std::string("data/fashion");
+    const auto out =
+        args.count("out") ? args["out"].as<std::string>() : std::string("data/fashion");
     const int64_t n = extract_fashion_mnist(args["source"].as<std::string>(), out);
     std::cout << "wrote " << n << " Fashion-MNIST images (28x28 grey PNG, one folder per class) to "
               << out << "/train and " << out << "/test\n";
@@ -37,7 +40,8 @@ int command_data(int argc, char** argv) {
   }
   const auto out = args.count("out") ? args["out"].as<std::string>() : std::string("data/emoji");
   const int64_t limit = args["limit"].as<int64_t>();
-  if (limit < 0) throw Error("--limit " + std::to_string(limit) + ": must be non-negative (0 = all)");
+  if (limit < 0)
+    throw Error("--limit " + std::to_string(limit) + ": must be non-negative (0 = all)");
   const int64_t n = extract_emoji(args["font"].as<std::string>(), out, limit);
   std::cout << "wrote " << n << " emoji images (128x128 RGB PNG) to " << out << "\n";
   return 0;

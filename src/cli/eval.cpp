@@ -25,30 +25,37 @@ void add_eval_options(cxxopts::Options& options) {
       "data", "held-out image folder", cxxopts::value<std::string>())(
       "nll", "compute the bound in bits/dim (the default)")(
       "subset", "evaluate this many stratified timesteps and scale up (0 = all T)",
-      cxxopts::value<int64_t>()->default_value("0"))(
-      "max-images", "use at most this many images (0 = all)",
-      cxxopts::value<int64_t>()->default_value("0"))(
+      cxxopts::value<int64_t>()->default_value("0"))("max-images",
+                                                     "use at most this many images (0 = all)",
+                                                     cxxopts::value<int64_t>()->default_value("0"))(
       "batch", "images per forward pass", cxxopts::value<int64_t>()->default_value("64"))(
       "seed", "seed of the x_t draws", cxxopts::value<uint64_t>()->default_value("0"))(
       "raw", "evaluate the raw training weights instead of the EMA weights")(
       "fid", "FID and KID of generated samples against --data (needs --features)")(
-      "features", "TorchScript feature network for FID/KID (e.g. Inception-v3 inception-2015-12-05.pt)",
+      "features",
+      "TorchScript feature network for FID/KID (e.g. Inception-v3 inception-2015-12-05.pt)",
       cxxopts::value<std::string>())(
-      "features-size", "resize images to this square size for the feature network (0 = as they are)",
+      "features-size",
+      "resize images to this square size for the feature network (0 = as they are)",
       cxxopts::value<int64_t>()->default_value("299"))(
       "num", "FID: number of generated samples (also --n)",
       cxxopts::value<int64_t>()->default_value("10000"))(
-      "sampler", "FID: ddpm, ddim, dpmpp2m or heun", cxxopts::value<std::string>()->default_value("ddim"))(
+      "sampler", "FID: ddpm, ddim, dpmpp2m or heun",
+      cxxopts::value<std::string>()->default_value("ddim"))(
       "steps", "FID: ddim/dpmpp2m steps", cxxopts::value<int64_t>()->default_value("100"))(
-      "classifier", "TorchScript classifier of the data set (scripts/fashion_classifier.py): classifier "
+      "classifier",
+      "TorchScript classifier of the data set (scripts/fashion_classifier.py): classifier "
       "FID against --data with its real-vs-real floor, class accuracy of per-class samples, mean "
-      "confidence", cxxopts::value<std::string>())(
+      "confidence",
+      cxxopts::value<std::string>())(
       "guidance", "classifier: guidance weight of the samples (default: the config's)",
       cxxopts::value<double>())(
-      "ref-stats", "FID: reference statistics file; read if it exists, else computed from --data and "
-      "written", cxxopts::value<std::string>())(
-      "report", "JSON report path (default: eval.json beside the checkpoint)",
-      cxxopts::value<std::string>());
+      "ref-stats",
+      "FID: reference statistics file; read if it exists, else computed from --data and "
+      "written",
+      cxxopts::value<std::string>())("report",
+                                     "JSON report path (default: eval.json beside the checkpoint)",
+                                     cxxopts::value<std::string>());
 }
 
 // What the flags ask for, checked before any work.
@@ -63,22 +70,26 @@ EvalRequest check_eval_flags(const cxxopts::ParseResult& args, const cxxopts::Op
   r.classifier = args.count("classifier") > 0;
   r.nll = args.count("nll") > 0 || (!r.fid && !r.classifier);
   if (r.fid && !args.count("features")) {
-    throw Error("--fid needs --features FILE: a TorchScript feature network, e.g. the Inception-v3 "
-                "'inception-2015-12-05.pt' that clean-fid and StyleGAN's metrics download; FID "
-                "numbers are only comparable with the same network");
+    throw Error(
+        "--fid needs --features FILE: a TorchScript feature network, e.g. the Inception-v3 "
+        "'inception-2015-12-05.pt' that clean-fid and StyleGAN's metrics download; FID "
+        "numbers are only comparable with the same network");
   }
   if (!args.count("data")) throw UsageError("give --data FOLDER (held-out images)", options.help());
   const int64_t num = args["num"].as<int64_t>();
   if ((r.fid || r.classifier) && (num < 2 || num > kMaxEvalSamples)) {
-    throw Error("--num " + std::to_string(num) + ": must be in [2, " + std::to_string(kMaxEvalSamples) + "]");
+    throw Error("--num " + std::to_string(num) + ": must be in [2, " +
+                std::to_string(kMaxEvalSamples) + "]");
   }
   const int64_t features_size = args["features-size"].as<int64_t>();
   if (features_size < 0 || features_size > 1024) {
-    throw Error("--features-size " + std::to_string(features_size) + ": must be in [0, 1024] (0 = as they are)");
+    throw Error("--features-size " + std::to_string(features_size) +
+                ": must be in [0, 1024] (0 = as they are)");
   }
   r.subset = args["subset"].as<int64_t>();
   r.max_images = args["max-images"].as<int64_t>();
-  if (r.max_images < 0) throw Error("--max-images " + std::to_string(r.max_images) + ": must be non-negative");
+  if (r.max_images < 0)
+    throw Error("--max-images " + std::to_string(r.max_images) + ": must be non-negative");
   return r;
 }
 
@@ -120,7 +131,8 @@ void nll_section(EvalContext& c, const EvalRequest& r) {
   o.seed = c.args["seed"].as<uint64_t>();
   o.progress = [&](double images, int64_t done, int64_t total) {
     if (!progress.terminal() && done != total) return;
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::ostringstream line;
     line << "bits/dim: " << std::fixed << std::setprecision(1) << images << "/" << c.n
          << " images | timestep " << done << "/" << total << " | "
@@ -133,9 +145,12 @@ void nll_section(EvalContext& c, const EvalRequest& r) {
   c.report["timesteps"] = c.m.diffusion.timesteps();
   c.report["timesteps_evaluated"] = b.timesteps_evaluated;
   c.report["estimate"] = b.estimate;
-  c.report["bits_per_dim"] = {{"total", b.total},          {"standard_error", b.standard_error},
-                              {"prior_L_T", b.prior},      {"decoder_L_0", b.decoder},
-                              {"middle_sum", b.middle},    {"middle_by_quartile_of_t", q},
+  c.report["bits_per_dim"] = {{"total", b.total},
+                              {"standard_error", b.standard_error},
+                              {"prior_L_T", b.prior},
+                              {"decoder_L_0", b.decoder},
+                              {"middle_sum", b.middle},
+                              {"middle_by_quartile_of_t", q},
                               {"untrained_model", b.untrained},
                               {"improvement_over_untrained", b.untrained - b.total}};
   c.table << "bits/dim    " << b.total << " ± " << b.standard_error
@@ -145,7 +160,8 @@ void nll_section(EvalContext& c, const EvalRequest& r) {
           << "\n"
           << "  prior L_T " << b.prior << "\n"
           << "  decoder L_0 " << b.decoder << "\n"
-          << "  L_1..L_T-1 by quartile of t: " << q[0] << " " << q[1] << " " << q[2] << " " << q[3] << "\n"
+          << "  L_1..L_T-1 by quartile of t: " << q[0] << " " << q[1] << " " << q[2] << " " << q[3]
+          << "\n"
           << "untrained   " << b.untrained << " (an untrained model, same images and noise: "
           << (b.total < b.untrained ? std::to_string(b.untrained - b.total) + " bits/dim better)"
                                     : "this checkpoint is no better)")
@@ -157,7 +173,8 @@ std::function<void(int64_t, int64_t, int64_t, int64_t)> batch_counter(int64_t ba
   const auto start = std::chrono::steady_clock::now();
   return [start, batch](int64_t done, int64_t total, int64_t step, int64_t steps) {
     if (step != steps) return;
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const int64_t images = std::min(total, done + batch);
     std::cerr << "fid: sampled " << images << "/" << total << " images (" << std::setprecision(1)
               << std::fixed << images / std::max(seconds, 1e-9) << " img/s)\n";
@@ -179,7 +196,8 @@ void fid_section(EvalContext& c) {
   }
   g.progress = batch_counter(g.batch);
   const std::string ref = c.args.count("ref-stats") ? c.args["ref-stats"].as<std::string>() : "";
-  const FidReport f = evaluate_fid(c.m.model, c.m.diffusion, network, c.data, c.n, g, ref, std::cerr);
+  const FidReport f =
+      evaluate_fid(c.m.model, c.m.diffusion, network, c.data, c.n, g, ref, std::cerr);
   c.report["fid"] = {{"fid", f.fid},
                      {"kid", f.kid},
                      {"samples", g.n},
@@ -189,8 +207,9 @@ void fid_section(EvalContext& c) {
                      {"feature_dim", f.feature_dim},
                      {"reference_images", f.reference_images},
                      {"kid_subset_size", f.kid_subset_size}};
-  c.table << "FID         " << f.fid << " (" << g.n << " samples, " << choice_name(g.sampler.sampler)
-          << " " << g.sampler.steps << " steps, vs " << f.reference_images << " reference images)\n"
+  c.table << "FID         " << f.fid << " (" << g.n << " samples, "
+          << choice_name(g.sampler.sampler) << " " << g.sampler.steps << " steps, vs "
+          << f.reference_images << " reference images)\n"
           << "KID         " << f.kid << "\n";
 }
 
@@ -213,7 +232,8 @@ void classifier_section(EvalContext& c) {
     draw_per_class(g, std::max<int64_t>(1, wanted / classes), classes);
     g.guidance = c.config.sample.guidance;
   }
-  std::cerr << "classifier: sampling " << g.n << " images (" << choice_name(g.sampler.sampler) << ")\n";
+  std::cerr << "classifier: sampling " << g.n << " images (" << choice_name(g.sampler.sampler)
+            << ")\n";
   const auto s = evaluate_classifier(c.m.model, c.m.diffusion, classifier, c.data, g);
   const double ratio = s.fid / std::max(s.fid_floor, 1e-12);
   c.report["classifier"] = {{"classifier", c.args["classifier"].as<std::string>()},
@@ -227,18 +247,20 @@ void classifier_section(EvalContext& c) {
                             {"class_accuracy", s.accuracy},
                             {"real_class_accuracy", s.real_accuracy},
                             {"confidence", s.confidence}};
-  c.table << "clf FID     " << s.fid << " (real vs real: " << s.fid_floor << ", ratio " << ratio << "; "
-          << s.samples << " samples, " << choice_name(g.sampler.sampler) << ", guidance " << g.guidance
-          << ")\n";
-  if (s.accuracy >= 0) c.table << "class acc   " << s.accuracy << " (real images: " << s.real_accuracy << ")\n";
+  c.table << "clf FID     " << s.fid << " (real vs real: " << s.fid_floor << ", ratio " << ratio
+          << "; " << s.samples << " samples, " << choice_name(g.sampler.sampler) << ", guidance "
+          << g.guidance << ")\n";
+  if (s.accuracy >= 0)
+    c.table << "class acc   " << s.accuracy << " (real images: " << s.real_accuracy << ")\n";
   c.table << "confidence  " << s.confidence << "\n";
 }
 
 void write_report(const cxxopts::ParseResult& args, const std::string& ckpt_path,
                   const nlohmann::json& report, const std::ostringstream& table) {
   const std::string path =
-      args.count("report") ? args["report"].as<std::string>()
-                           : (std::filesystem::path(ckpt_path).parent_path() / "eval.json").string();
+      args.count("report")
+          ? args["report"].as<std::string>()
+          : (std::filesystem::path(ckpt_path).parent_path() / "eval.json").string();
   const std::string text = report.dump(2) + "\n";
   write_file_atomically(path, text.data(), text.size());
   std::cout << table.str() << "report      " << path << "\n";
@@ -261,14 +283,19 @@ int command_eval(int argc, char** argv) {
   const Weights weights = args.count("raw") ? Weights::raw : Weights::ema;
   InferenceModel m = load_for_inference(ckpt, weights, device);
   const std::string folder = args["data"].as<std::string>();
-  const Dataset data = load_image_folder(
-      folder, {config.model.image_size, config.model.in_channels, config.model.num_classes > 0,
-               config.data.disk_cache, "--data"},
-      std::cerr);
-  const int64_t n = request.max_images > 0 ? std::min(request.max_images, data.size()) : data.size();
+  const Dataset data =
+      load_image_folder(folder,
+                        {config.model.image_size, config.model.in_channels,
+                         config.model.num_classes > 0, config.data.disk_cache, "--data"},
+                        std::cerr);
+  const int64_t n =
+      request.max_images > 0 ? std::min(request.max_images, data.size()) : data.size();
 
-  nlohmann::json report = {{"checkpoint", ckpt_path}, {"step", ckpt.meta().step},
-                           {"weights", weights_part(weights)}, {"data", folder}, {"images", n}};
+  nlohmann::json report = {{"checkpoint", ckpt_path},
+                           {"step", ckpt.meta().step},
+                           {"weights", weights_part(weights)},
+                           {"data", folder},
+                           {"images", n}};
   std::ostringstream table;
   table << std::fixed << std::setprecision(4) << "checkpoint  " << ckpt_path << " (step "
         << ckpt.meta().step << ", " << weights_part(weights) << " weights)\n"

@@ -2,17 +2,18 @@
 
 #include "ddpm/atomic_file.h"
 #include "ddpm/checkpoint.h"
-#include "ddpm/inference.h"
 #include "ddpm/commands.h"
+#include "ddpm/inference.h"
 #include "ddpm/safetensors.h"
 #include "ddpm/unet.h"
 
 namespace ddpm {
 
 int command_export(int argc, char** argv) {
-  cxxopts::Options options(argv[0],
-                           "Write a checkpoint's weights as safetensors (the EMA weights by default), "
-                           "with the resolved config and the step in its metadata.");
+  cxxopts::Options options(
+      argv[0],
+      "Write a checkpoint's weights as safetensors (the EMA weights by default), "
+      "with the resolved config and the step in its metadata.");
   options.add_options()("ckpt", "checkpoint file", cxxopts::value<std::string>())(
       "out", "output .safetensors file", cxxopts::value<std::string>())(
       "raw", "export the raw training weights instead of the EMA weights");

@@ -13,11 +13,13 @@ namespace ddpm {
 namespace {
 
 // The config: --config when given, else the one `ddpm export` embedded in the metadata.
-Config imported_config(const cxxopts::ParseResult& args, const SafeTensors& file, const std::string& path) {
+Config imported_config(const cxxopts::ParseResult& args, const SafeTensors& file,
+                       const std::string& path) {
   if (args.count("config")) return load_config(args["config"].as<std::string>());
   const auto it = file.metadata.find("ddpm:config");
   if (it == file.metadata.end()) {
-    throw Error(path + ": no ddpm:config in its metadata (not written by 'ddpm export'); give --config "
+    throw Error(path +
+                ": no ddpm:config in its metadata (not written by 'ddpm export'); give --config "
                 "FILE with the model's settings");
   }
   return config_from_json_text(it->second, path + " (metadata ddpm:config)");
@@ -34,9 +36,10 @@ int64_t imported_step(const SafeTensors& file) {
 }  // namespace
 
 int command_import(int argc, char** argv) {
-  cxxopts::Options options(argv[0],
-                           "Make a weights-only checkpoint from a safetensors file, for sample, eval "
-                           "and info (not for --resume: it has no optimizer state).");
+  cxxopts::Options options(
+      argv[0],
+      "Make a weights-only checkpoint from a safetensors file, for sample, eval "
+      "and info (not for --resume: it has no optimizer state).");
   options.add_options()("weights", "input .safetensors file", cxxopts::value<std::string>())(
       "out", "output checkpoint (.pt)", cxxopts::value<std::string>())(
       "config", "JSON config of the model (default: the one in the file's metadata)",

@@ -46,15 +46,16 @@ int command_info(int argc, char** argv) {
     }
     std::cout << "\nnon-finite steps skipped: " << m.nonfinite_skipped << "\n"
               << "saved: " << m.saved_at << " with LibTorch " << m.torch_version << "\n"
-              << "config:\n" << config_to_string(m.config) << "\n";
+              << "config:\n"
+              << config_to_string(m.config) << "\n";
     return 0;
   }
   if (!args.count("config")) throw UsageError("give --config FILE or --ckpt FILE", options.help());
   Config config = config_from_args(args);
   UNet model(config.model);
   std::cout << config_to_string(config) << "\n";
-  std::cout << "parameters: " << count_parameters(*model) << " (" << millions(count_parameters(*model))
-            << ")\n";
+  std::cout << "parameters: " << count_parameters(*model) << " ("
+            << millions(count_parameters(*model)) << ")\n";
   return 0;
 }
 

@@ -1,12 +1,12 @@
-#include <cctype>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <iomanip>
 #include <iostream>
-#include <functional>
 #include <memory>
 #include <sstream>
 
@@ -53,9 +53,10 @@ int64_t resolve_class(const std::string& value, const CheckpointMeta& meta) {
   for (size_t i = 0; i < meta.class_names.size() && i < 10; ++i) {
     known += (i ? ", " : "") + meta.class_names[i];
   }
-  throw Error("--class " + value + ": no such class (indices 0.." + std::to_string(classes - 1) +
-              (known.empty() ? "" : "; names: " + known + (meta.class_names.size() > 10 ? ", ..." : "")) +
-              ")");
+  throw Error(
+      "--class " + value + ": no such class (indices 0.." + std::to_string(classes - 1) +
+      (known.empty() ? "" : "; names: " + known + (meta.class_names.size() > 10 ? ", ..." : "")) +
+      ")");
 }
 
 // At most this many images per call: sampling is the expensive part, and the grid must fit.
@@ -89,25 +90,33 @@ void add_sample_options(cxxopts::Options& options) {
                         cxxopts::value<std::string>())(
       "num", "number of images (also --n)", cxxopts::value<int64_t>()->default_value("64"))(
       "out", "output PNG grid (default: samples.png beside the checkpoint)",
-      cxxopts::value<std::string>())(
-      "nrow", "images per grid row (default: ceil(sqrt(n)))", cxxopts::value<int64_t>())(
+      cxxopts::value<std::string>())("nrow", "images per grid row (default: ceil(sqrt(n)))",
+                                     cxxopts::value<int64_t>())(
       "individual", "also write one PNG per image into this folder", cxxopts::value<std::string>())(
-      "sampler", "ddpm (ancestral, all T steps), ddim, dpmpp2m (DPM-Solver++(2M)) or heun (EDM, Karras "
-      "et al. 2022); default: the config's", cxxopts::value<std::string>())(
-      "steps", "ddim/dpmpp2m: network evaluations; heun: noise levels, 2 steps - 1 evaluations "
-      "(default: the config's, or 50 ddim / 20 dpmpp2m / 18 heun)", cxxopts::value<int64_t>())(
-      "eta", "ddim: noise scale (0 = deterministic)", cxxopts::value<double>())(
+      "sampler",
+      "ddpm (ancestral, all T steps), ddim, dpmpp2m (DPM-Solver++(2M)) or heun (EDM, Karras "
+      "et al. 2022); default: the config's",
+      cxxopts::value<std::string>())(
+      "steps",
+      "ddim/dpmpp2m: network evaluations; heun: noise levels, 2 steps - 1 evaluations "
+      "(default: the config's, or 50 ddim / 20 dpmpp2m / 18 heun)",
+      cxxopts::value<int64_t>())("eta", "ddim: noise scale (0 = deterministic)",
+                                 cxxopts::value<double>())(
       "churn", "heun: S_churn, fresh noise per step (0 = deterministic)", cxxopts::value<double>())(
-      "spacing", "ddim/dpmpp2m timesteps: uniform, quadratic or logsnr (default: ddim uniform, "
-      "dpmpp2m logsnr)", cxxopts::value<std::string>()->default_value(""))(
+      "spacing",
+      "ddim/dpmpp2m timesteps: uniform, quadratic or logsnr (default: ddim uniform, "
+      "dpmpp2m logsnr)",
+      cxxopts::value<std::string>()->default_value(""))(
       "seed", "image i starts from noise seeded with seed + i",
       cxxopts::value<uint64_t>()->default_value("0"))(
       "batch", "images per forward pass (memory only: never changes the pictures)",
-      cxxopts::value<int64_t>())(
-      "class", "class name or index (class-conditional models)", cxxopts::value<std::string>())(
-      "per-class", "class-conditional models: K images of every class, one row per class (sets --n "
-      "and --nrow)", cxxopts::value<int64_t>())(
-      "guidance", "classifier-free guidance weight w", cxxopts::value<double>())(
+      cxxopts::value<int64_t>())("class", "class name or index (class-conditional models)",
+                                 cxxopts::value<std::string>())(
+      "per-class",
+      "class-conditional models: K images of every class, one row per class (sets --n "
+      "and --nrow)",
+      cxxopts::value<int64_t>())("guidance", "classifier-free guidance weight w",
+                                 cxxopts::value<double>())(
       "raw", "use the raw training weights instead of the EMA weights")(
       "no-clip", "do not clip the predicted x0 to [-1, 1] during sampling")(
       "bf16", "bf16 autocast of the network (for GPUs; on CPUs without bf16 units it is slower)");
@@ -128,9 +137,12 @@ Config sample_config(const cxxopts::ParseResult& args, const CheckpointMeta& met
   if (args.count("no-clip")) config.sample.clip_denoised = false;
   runtime_flags_to_config(args, config);
   auto flags = kRuntimeFlags;
-  flags.insert(flags.end(), {{"--sampler", "sample.sampler"}, {"--steps", "sample.steps"},
-                             {"--eta", "sample.eta"}, {"--churn", "sample.churn"},
-                             {"--batch", "sample.batch"}, {"--guidance", "sample.guidance"}});
+  flags.insert(flags.end(), {{"--sampler", "sample.sampler"},
+                             {"--steps", "sample.steps"},
+                             {"--eta", "sample.eta"},
+                             {"--churn", "sample.churn"},
+                             {"--batch", "sample.batch"},
+                             {"--guidance", "sample.guidance"}});
   validate_flags(config, flags);
   if (args.count("steps") && config.sample.steps == 0) throw Error("--steps 0: must be at least 1");
   return config;
@@ -149,12 +161,15 @@ GenerateOptions generate_options(const cxxopts::ParseResult& args, const Config&
   g.guidance = config.sample.guidance;
   const int64_t classes = config.model.num_classes;
   if (args.count("guidance") && classes == 0) {
-    throw Error("--guidance needs a class-conditional model (this checkpoint has model.num_classes = 0)");
+    throw Error(
+        "--guidance needs a class-conditional model (this checkpoint has model.num_classes = 0)");
   }
   if (args.count("class")) g.class_label = resolve_class(args["class"].as<std::string>(), meta);
   if (args.count("per-class")) {
     if (classes == 0) {
-      throw Error("--per-class needs a class-conditional model (this checkpoint has model.num_classes = 0)");
+      throw Error(
+          "--per-class needs a class-conditional model (this checkpoint has model.num_classes = "
+          "0)");
     }
     if (args.count("class")) throw Error("--per-class and --class exclude each other");
     draw_per_class(g, bounded<int64_t>(args, "per-class", 1, 1000), classes);
@@ -190,8 +205,8 @@ std::function<void(int64_t, int64_t, int64_t, int64_t)> sampling_progress(
     *last_percent = percent;
     std::ostringstream line;
     line << "sampling " << std::fixed << std::setprecision(1) << images << "/" << total
-         << " images | step " << step << "/" << steps << " | "
-         << images / std::max(seconds, 1e-9) << " img/s";
+         << " images | step " << step << "/" << steps << " | " << images / std::max(seconds, 1e-9)
+         << " img/s";
     progress.update(line.str());
   };
 }
@@ -236,7 +251,8 @@ int command_sample(int argc, char** argv) {
   const CheckpointMeta& meta = ckpt.meta();
   const Config config = sample_config(args, meta);
   GenerateOptions g = generate_options(args, config, meta);
-  const int64_t nrow = args.count("nrow") ? bounded<int64_t>(args, "nrow", 1, g.n) : grid_columns(g);
+  const int64_t nrow =
+      args.count("nrow") ? bounded<int64_t>(args, "nrow", 1, g.n) : grid_columns(g);
   check_grid_size(g.n, nrow, config.model.image_size);
   const Weights weights = args.count("raw") ? Weights::raw : Weights::ema;
   const fs::path out = output_path(args, ckpt_path);
@@ -251,10 +267,13 @@ int command_sample(int argc, char** argv) {
 
   const PngText text = png_text(ckpt_path, meta, weights, g);
   write_png(out.string(), make_grid(images, nrow), text);
-  if (args.count("individual")) write_individual(args["individual"].as<std::string>(), images, text);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (args.count("individual"))
+    write_individual(args["individual"].as<std::string>(), images, text);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "wrote " << out.string() << " (" << g.n << " images, step " << meta.step << ", "
-            << choice_name(g.sampler.sampler) << ", " << std::fixed << std::setprecision(1) << seconds << " s)\n";
+            << choice_name(g.sampler.sampler) << ", " << std::fixed << std::setprecision(1)
+            << seconds << " s)\n";
   return 0;
 }
 

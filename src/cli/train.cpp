@@ -12,8 +12,9 @@
 namespace ddpm {
 namespace {
 
-// DDPM_INJECT_NONFINITE="3,3,7": each listed step's loss is made NaN once per listing (a test hook for
-// the non-finite skip; unset in normal use). Read here, at the boundary, and passed in explicitly.
+// DDPM_INJECT_NONFINITE="3,3,7": each listed step's loss is made NaN once per listing (a test hook
+// for the non-finite skip; unset in normal use). Read here, at the boundary, and passed in
+// explicitly.
 std::multiset<int64_t> nonfinite_injections() {
   std::multiset<int64_t> steps;
   const char* env = std::getenv("DDPM_INJECT_NONFINITE");
@@ -32,11 +33,12 @@ std::multiset<int64_t> nonfinite_injections() {
 }  // namespace
 
 int command_train(int argc, char** argv) {
-  cxxopts::Options options(argv[0], "Train a diffusion model (new run, or continue one with --resume).");
+  cxxopts::Options options(argv[0],
+                           "Train a diffusion model (new run, or continue one with --resume).");
   add_config_options(options);
-  options.add_options()("resume",
-                        "continue from <run>/last.pt, or from the checkpoint given as --resume PATH",
-                        cxxopts::value<std::string>()->implicit_value(""));
+  options.add_options()(
+      "resume", "continue from <run>/last.pt, or from the checkpoint given as --resume PATH",
+      cxxopts::value<std::string>()->implicit_value(""));
   ArgList args(argc, argv);
   args.join_optional_value("--resume");  // accept "--resume PATH" as well as "--resume=PATH"
   cxxopts::ParseResult parsed;
@@ -52,7 +54,8 @@ int command_train(int argc, char** argv) {
     // The run's own config.
     config = with_overrides(Checkpoint::open(train_options.resume_from).meta().config, parsed);
   } else {
-    throw UsageError("give --config FILE (or --resume PATH to continue a checkpoint)", options.help());
+    throw UsageError("give --config FILE (or --resume PATH to continue a checkpoint)",
+                     options.help());
   }
   train_options.terminal = stderr_is_terminal();
   train_options.nonfinite_steps = nonfinite_injections();

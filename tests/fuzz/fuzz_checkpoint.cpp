@@ -7,8 +7,8 @@
 #include <cstring>
 #include <vector>
 
-#include "ddpm/crc.h"
 #include "ddpm/checkpoint.h"
+#include "ddpm/crc.h"
 #include "ddpm/error.h"
 #include "ddpm/image_io.h"
 #include "ddpm/unet.h"

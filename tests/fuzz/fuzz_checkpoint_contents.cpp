@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "ddpm/crc.h"
 #include "ddpm/checkpoint.h"
+#include "ddpm/crc.h"
 #include "ddpm/error.h"
 #include "ddpm/image_io.h"
 #include "ddpm/unet.h"
@@ -50,14 +50,16 @@ std::vector<uint8_t> with_meta(const std::vector<uint8_t>& b, const uint8_t* tex
   ddpm::checkpoint_layout(b.data(), b.size(), at);
   std::vector<uint8_t> out(b.begin(), b.begin() + 16);
   const uint64_t meta_len = size, payload_len = at.payload_len;
-  out.insert(out.end(), reinterpret_cast<const uint8_t*>(&meta_len), reinterpret_cast<const uint8_t*>(&meta_len) + 8);
+  out.insert(out.end(), reinterpret_cast<const uint8_t*>(&meta_len),
+             reinterpret_cast<const uint8_t*>(&meta_len) + 8);
   out.insert(out.end(), text, text + size);
   out.insert(out.end(), reinterpret_cast<const uint8_t*>(&payload_len),
              reinterpret_cast<const uint8_t*>(&payload_len) + 8);
   out.insert(out.end(), b.begin() + static_cast<std::ptrdiff_t>(at.payload_pos),
              b.begin() + static_cast<std::ptrdiff_t>(at.payload_pos + at.payload_len));
   const uint32_t crc = ddpm::crc32(out.data(), out.size());
-  out.insert(out.end(), reinterpret_cast<const uint8_t*>(&crc), reinterpret_cast<const uint8_t*>(&crc) + 4);
+  out.insert(out.end(), reinterpret_cast<const uint8_t*>(&crc),
+             reinterpret_cast<const uint8_t*>(&crc) + 4);
   return out;
 }
 
@@ -65,7 +67,9 @@ void open_and_load(const std::vector<uint8_t>& bytes) {
   const auto ckpt = ddpm::Checkpoint::from_bytes(bytes, "fuzz.pt");
   const auto& m = ckpt.meta().config.model;
   // Only small networks: the fuzzer must not spend its time allocating CIFAR-sized UNets.
-  if (m.base_channels > 32 || m.image_size > 32 || m.channel_mults.size() > 3 || m.num_res_blocks > 2) return;
+  if (m.base_channels > 32 || m.image_size > 32 || m.channel_mults.size() > 3 ||
+      m.num_res_blocks > 2)
+    return;
   for (int64_t mult : m.channel_mults) {
     if (mult > 4) return;
   }
@@ -87,7 +91,8 @@ ddpm::UNet described(const uint8_t* d, size_t n) {
   ddpm::UNet net(c.model);
   const auto dtypes = {torch::kFloat32, torch::kFloat64, torch::kFloat16, torch::kBFloat16};
   net->to(*(dtypes.begin() + byte(6) % 4));  // Module::to takes floating types only
-  if (byte(7) % 4 == 1) net->register_parameter("extra_" + std::to_string(byte(8)), torch::zeros({byte(8) % 5}));
+  if (byte(7) % 4 == 1)
+    net->register_parameter("extra_" + std::to_string(byte(8)), torch::zeros({byte(8) % 5}));
   if (byte(7) % 4 == 2 && net->parameters()[0].is_floating_point()) {
     torch::NoGradGuard no_grad;
     net->parameters()[byte(8) % net->parameters().size()].view(-1)[0] = std::nan("");

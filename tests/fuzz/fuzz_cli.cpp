@@ -1,8 +1,8 @@
 // libFuzzer target: the command line. The input is a subcommand (its first byte picks one) and its
 // arguments (the rest, split at NUL bytes), run through the real dispatcher in an empty scratch
 // folder. Property: every outcome is an exit code or a ddpm::Error / usage error, never a crash, a
-// raw LibTorch or standard-library exception, or a hang. Commands find no config or checkpoint in the
-// scratch folder; `data` is pointed at missing sources so that it never extracts a data set.
+// raw LibTorch or standard-library exception, or a hang. Commands find no config or checkpoint in
+// the scratch folder; `data` is pointed at missing sources so that it never extracts a data set.
 #include <c10/util/Exception.h>
 #include <unistd.h>
 
@@ -20,10 +20,12 @@
 
 namespace {
 
-const char* const kCommands[] = {"train", "sample", "eval", "bench", "data", "info", "export", "import", "help", "nope"};
+const char* const kCommands[] = {"train", "sample", "eval",   "bench", "data",
+                                 "info",  "export", "import", "help",  "nope"};
 
 bool init() {
-  const auto scratch = std::filesystem::temp_directory_path() / ("ddpm-fuzz-cli-" + std::to_string(getpid()));
+  const auto scratch =
+      std::filesystem::temp_directory_path() / ("ddpm-fuzz-cli-" + std::to_string(getpid()));
   std::filesystem::create_directories(scratch);
   std::filesystem::current_path(scratch);
   // Help and error text would flood the fuzzer's output (libFuzzer's own goes to the C stderr).
@@ -52,7 +54,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (size > 1) args.push_back(current);
   if (command == "data") {
-    for (const char* a : {"--font=/nonexistent/font.ttf", "--source=/nonexistent"}) args.push_back(a);
+    for (const char* a : {"--font=/nonexistent/font.ttf", "--source=/nonexistent"})
+      args.push_back(a);
   }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -61,7 +64,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ddpm::run_cli(static_cast<int>(args.size()), argv.data());
   } catch (const ddpm::Error&) {
   }
-  // Anything else escaping (c10::Error, std::exception) is what main() would print as a raw message:
-  // libFuzzer reports it as a crash.
+  // Anything else escaping (c10::Error, std::exception) is what main() would print as a raw
+  // message: libFuzzer reports it as a crash.
   return 0;
 }

@@ -13,7 +13,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ddpm::validate(config);
     // A valid config survives the round trip through JSON unchanged.
     const std::string once = ddpm::config_to_string(config);
-    if (ddpm::config_to_string(ddpm::config_from_json_text(once, "again")) != once) __builtin_trap();
+    if (ddpm::config_to_string(ddpm::config_from_json_text(once, "again")) != once)
+      __builtin_trap();
     ddpm::apply_override(config, text.substr(0, 64));
   } catch (const ddpm::Error&) {
   }
