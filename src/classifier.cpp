@@ -18,7 +18,7 @@ struct Classifier::Impl {
 
 Classifier::Classifier(const std::string& path, torch::Device device)
     : impl_(std::make_unique<Impl>()) {
-  impl_->module = load_script_module(path, device, "--classifier",
+  impl_->module = load_script_module(path, device, "classifier",
                                      "scripts/fashion_classifier.py makes one for Fashion-MNIST");
   impl_->device = device;
   impl_->path = path;
@@ -37,18 +37,18 @@ Classifier::Output Classifier::run(const torch::Tensor& images, int64_t batch) {
     try {
       out = impl_->module.forward({x});
     } catch (const c10::Error& e) {
-      throw Error("--classifier " + impl_->path + ": failed on images of shape [N, " +
+      throw Error("classifier " + impl_->path + ": failed on images of shape [N, " +
                   std::to_string(x.size(1)) + ", " + std::to_string(x.size(2)) + ", " +
                   std::to_string(x.size(3)) + "]: " + e.what_without_backtrace());
     }
     if (!out.isTuple() || out.toTuple()->elements().size() != 2 ||
         !out.toTuple()->elements()[0].isTensor() || !out.toTuple()->elements()[1].isTensor()) {
-      throw Error("--classifier " + impl_->path + ": forward must return (features, logits)");
+      throw Error("classifier " + impl_->path + ": forward must return (features, logits)");
     }
     auto f = out.toTuple()->elements()[0].toTensor();
     auto l = out.toTuple()->elements()[1].toTensor();
     if (f.dim() < 1 || l.dim() != 2 || f.size(0) != x.size(0) || l.size(0) != x.size(0)) {
-      throw Error("--classifier " + impl_->path + ": expected features [N, D] and logits [N, K]");
+      throw Error("classifier " + impl_->path + ": expected features [N, D] and logits [N, K]");
     }
     features.push_back(f.reshape({f.size(0), -1}).to(torch::kCPU, torch::kFloat64));
     logits.push_back(l.to(torch::kCPU, torch::kFloat32));

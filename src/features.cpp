@@ -17,7 +17,7 @@ struct FeatureNetwork::Impl {
 FeatureNetwork::FeatureNetwork(const std::string& path, torch::Device device, int64_t input_size)
     : impl_(std::make_unique<Impl>()) {
   impl_->module =
-      load_script_module(path, device, "--features",
+      load_script_module(path, device, "feature network",
                          "FID/KID need a TorchScript feature network such as the Inception-v3 "
                          "'inception-2015-12-05.pt' used by clean-fid and StyleGAN's metrics");
   impl_->device = device;

@@ -23,7 +23,7 @@ torch::Tensor generate(UNet& model, const GaussianDiffusion& diffusion,
                        const GenerateOptions& options) {
   const auto& mc = model->config();
   if (options.guidance > 0 && mc.num_classes == 0) {
-    throw Error("--guidance needs a class-conditional model (this one has model.num_classes = 0)");
+    throw Error("guidance needs a class-conditional model (this one has model.num_classes = 0)");
   }
   if (options.per_class > 0 &&
       (mc.num_classes == 0 || options.n != options.per_class * mc.num_classes)) {

@@ -8,22 +8,22 @@
 namespace ddpm {
 
 torch::jit::Module load_script_module(const std::string& path, torch::Device device,
-                                      const std::string& flag, const std::string& missing_hint) {
+                                      const std::string& role, const std::string& missing_hint) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
-    throw Error(flag + " " + path + ": file not found (" + missing_hint + ")");
+    throw Error(role + " " + path + ": file not found (" + missing_hint + ")");
   }
   try {
     check_input_file(path, "TorchScript file");
   } catch (const Error& e) {
-    throw Error(flag + " " + e.what());
+    throw Error(role + " " + e.what());
   }
   torch::jit::Module module;
   try {
     module = torch::jit::load(path, device);
   } catch (const c10::Error& e) {
     const std::string what = e.what_without_backtrace();
-    throw Error(flag + " " + path + ": not a loadable TorchScript module (" +
+    throw Error(role + " " + path + ": not a loadable TorchScript module (" +
                 what.substr(0, what.find('\n')) + ")");
   }
   module.eval();

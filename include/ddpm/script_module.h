@@ -1,5 +1,5 @@
 // Loading a TorchScript module given on the command line (feature networks, classifiers), with
-// one-line errors that name the flag and the file.
+// one-line errors that name what the module is for and the file.
 #pragma once
 #include <torch/script.h>
 
@@ -7,9 +7,9 @@
 
 namespace ddpm {
 
-// Loads `path` onto `device` in eval mode. `flag` ("--features") names the option in errors;
+// Loads `path` onto `device` in eval mode. `role` ("feature network") names it in errors;
 // `missing_hint` says where such a file comes from.
 torch::jit::Module load_script_module(const std::string& path, torch::Device device,
-                                      const std::string& flag, const std::string& missing_hint);
+                                      const std::string& role, const std::string& missing_hint);
 
 }  // namespace ddpm
