@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(libtorch-dev nlohmann-json3-dev libcxxopts-dev libstb-dev libgtest-dev libopenblas0-pthread
           cmake g++ make ccache fonts-noto-color-emoji zlib1g-dev dataset-fashion-mnist
-          clang-format python3)
+          clang-format python3 libgloo-dev python3-torch)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -162,7 +162,7 @@ BenchRun bench_train(Bench& b, double forward_gflops) {
   b.state.model->train();
   int64_t n = 0;
   auto run = time_steps("train", B, b.options, b.device, [&] {
-    step.accumulate(to_model_range(images), labels);
+    step.accumulate(to_model_range(images), labels, n, 0);
     step.apply(n++);
   });
   // Backward costs two products per forward one: 3× the forward FLOPs per training image.

@@ -84,6 +84,7 @@ void visit_fields(C& c, F&& f) {
   f("max_nonfinite", c.max_nonfinite);
   f("seed", c.seed);
   f("threads", c.threads);
+  f("dist_timeout", c.dist_timeout);
   f("device", c.device);
   f("precision", c.precision);
   f("tensorboard", c.tensorboard);
@@ -448,6 +449,7 @@ void validate_outputs(const Rules& r, const TrainConfig& t, const Config& c) {
   r.in_range(t.eval_bpd_subset, int64_t{0}, c.diffusion.timesteps,
              "must be in [0, diffusion.timesteps] (0 = loss only)");
   r.in_range(t.threads, int64_t{0}, int64_t{1024}, "must be in [0, 1024] (0 = all cores)");
+  r.in_range(t.dist_timeout, int64_t{1}, int64_t{86400}, "must be in [1, 86400] seconds");
   r.require(t.device, t.device == "auto" || t.device == "cpu" || t.device.rfind("cuda", 0) == 0,
             "expected auto, cpu, cuda or cuda:N");
 }

@@ -212,7 +212,7 @@ Dataset load_image_folder(const std::string& folder, const DataOptions& options,
   }
   Dataset data = decode_images(folder, files, options, log);
   data.class_names = class_names;
-  if (options.disk_cache) write_cache(cache, expect.key, data, log);
+  if (options.disk_cache && options.write_cache) write_cache(cache, expect.key, data, log);
   return data;
 }
 
@@ -238,20 +238,23 @@ void BatchSampler::start_epoch() {
   for (auto& f : flips_) f = random_flip_ ? static_cast<uint8_t>(rng() & 1) : 0;
 }
 
-BatchSampler::Batch BatchSampler::next(int64_t batch_size) {
+BatchSampler::Batch BatchSampler::next(int64_t batch_size, const Shard& shard) {
+  const int64_t begin = shard.begin(batch_size), size = shard.size(batch_size);
   std::vector<int64_t> indices;
   std::vector<int64_t> flip_rows;
-  indices.reserve(batch_size);
-  while (static_cast<int64_t>(indices.size()) < batch_size) {
+  indices.reserve(size);
+  for (int64_t row = 0; row < batch_size; ++row) {
     if (position_.index >= data_.size()) {
       ++position_.epoch;
       position_.index = 0;
       start_epoch();
     }
-    if (flips_[position_.index]) flip_rows.push_back(static_cast<int64_t>(indices.size()));
-    indices.push_back(order_[position_.index++]);
+    const int64_t at = position_.index++;
+    if (row < begin || row >= begin + size) continue;
+    if (flips_[at]) flip_rows.push_back(static_cast<int64_t>(indices.size()));
+    indices.push_back(order_[at]);
   }
-  auto idx = torch::from_blob(indices.data(), {batch_size}, torch::kLong).clone();
+  auto idx = torch::from_blob(indices.data(), {size}, torch::kLong).clone();
   auto images = to_model_range(data_.images.index_select(0, idx));
   if (!flip_rows.empty()) {
     auto rows =

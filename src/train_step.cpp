@@ -1,10 +1,55 @@
 #include "ddpm/train_step.h"
 
+#include <ATen/Context.h>
+
 #include <limits>
+#include <mutex>
 
 #include "ddpm/compat.h"
 
 namespace ddpm {
+namespace {
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// A seed for stream `stream` of micro-batch `micro` of step `step`.
+uint64_t step_seed(int64_t seed, int64_t step, int64_t micro, int64_t stream) {
+  uint64_t h = splitmix64(static_cast<uint64_t>(seed));
+  h = splitmix64(h ^ static_cast<uint64_t>(step));
+  h = splitmix64(h ^ static_cast<uint64_t>(micro));
+  return splitmix64(h ^ static_cast<uint64_t>(stream)) >> 1;  // positive as int64 too
+}
+
+// Seeds `device`'s default generator (the one the diffusion draws and the model's dropout use).
+void reseed(torch::Device device, uint64_t seed) {
+  auto generator = at::globalContext().defaultGenerator(device);
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_current_seed(seed);
+}
+
+struct Draws {
+  torch::Tensor t, noise, dropped;
+};
+
+// The random draws of one micro-batch of `global` rows, cut to `shard`'s rows.
+Draws draw_shard(const GaussianDiffusion& diffusion, const torch::Tensor& x0, int64_t global,
+                 const Shard& shard) {
+  auto sizes = x0.sizes().vec();
+  sizes[0] = global;
+  const auto on = torch::TensorOptions().device(x0.device());
+  auto t = diffusion.sample_timesteps(global, x0.device());
+  auto noise = torch::randn(sizes, on.dtype(x0.scalar_type()));
+  auto dropped = torch::rand({global}, on);
+  const int64_t begin = shard.begin(global), n = shard.size(global);
+  return {t.narrow(0, begin, n), noise.narrow(0, begin, n), dropped.narrow(0, begin, n)};
+}
+
+}  // namespace
 
 double learning_rate_at(const TrainConfig& train, int64_t step) {
   if (train.warmup_steps <= 0) return train.lr;
@@ -12,30 +57,37 @@ double learning_rate_at(const TrainConfig& train, int64_t step) {
 }
 
 TrainStep::TrainStep(const Config& config, TrainState& state, const GaussianDiffusion& diffusion,
-                     torch::Device device)
+                     torch::Device device, Communicator* comm)
     : config_(config),
       state_(state),
       diffusion_(diffusion),
       device_(device),
-      parameters_(state.model->parameters()) {}
+      parameters_(state.model->parameters()) {
+  if (comm) {
+    shard_ = Shard{comm->rank(), comm->world()};
+    sync_ = std::make_unique<GradientSync>(parameters_, *comm);
+  }
+}
 
 torch::Tensor TrainStep::accumulate(const torch::Tensor& x0_in, const torch::Tensor& labels_in,
-                                    bool poison) {
+                                    int64_t step, int64_t micro, bool poison) {
   const auto& tc = config_.train;
   auto& model = state_.model;
   // Page-locked host memory lets the copy to a GPU overlap with compute.
   auto x0 = (device_.is_cuda() && x0_in.is_cpu() ? x0_in.pin_memory() : x0_in)
                 .to(device_, /*non_blocking=*/true);  // [B, C, H, W] in [-1, 1]
-  const int64_t B = x0.size(0);
+  reseed(device_, step_seed(tc.seed, step, micro, 0));
+  const Draws draws = draw_shard(diffusion_, x0, tc.batch_size, shard_);
+  reseed(device_, step_seed(tc.seed, step, micro, 1 + shard_.rank));
   torch::Tensor labels;
   if (config_.model.num_classes > 0) {
     labels = labels_in.to(device_, /*non_blocking=*/true);
     // Label dropout for classifier-free guidance (Ho & Salimans 2022).
-    auto drop = torch::rand({B}, torch::TensorOptions().device(device_)) < tc.p_uncond;
-    labels = torch::where(drop, torch::full_like(labels, model->null_class()), labels);
+    labels = torch::where(draws.dropped < tc.p_uncond,
+                          torch::full_like(labels, model->null_class()), labels);
   }
-  auto t = diffusion_.sample_timesteps(B, device_);
-  auto noise = torch::randn_like(x0);
+  const auto& t = draws.t;
+  const auto& noise = draws.noise;
   torch::Tensor out;
   {
     compat::AutocastScope autocast(device_, tc.precision == Precision::bf16);
@@ -58,11 +110,24 @@ AppliedStep TrainStep::apply(int64_t step) {
   applied.grad_norm = torch::nn::utils::clip_grad_norm_(
       parameters_, tc.grad_clip > 0 ? tc.grad_clip : std::numeric_limits<double>::max());
   state_.optimizer.step();
-  state_.optimizer.zero_grad();
+  zero_grads();
   state_.ema.update(*state_.model, step + 1);
   return applied;
 }
 
-void TrainStep::discard() { state_.optimizer.zero_grad(); }
+AgreedStep TrainStep::reduce(const torch::Tensor& loss, bool stop_requested) {
+  if (sync_) return sync_->average(loss, stop_requested);
+  return {loss.item<double>(), stop_requested};
+}
+
+void TrainStep::discard() { zero_grads(); }
+
+void TrainStep::zero_grads() {
+  if (sync_) {
+    sync_->zero();
+  } else {
+    state_.optimizer.zero_grad();
+  }
+}
 
 }  // namespace ddpm

@@ -2,17 +2,21 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include "ddpm/data.h"
 #include "ddpm/diffusion.h"
+#include "ddpm/distributed.h"
 #include "ddpm/error.h"
 #include "ddpm/evaluation.h"
+#include "ddpm/file_input.h"
 #include "ddpm/generate.h"
 #include "ddpm/image_io.h"
 #include "ddpm/progress.h"
@@ -42,12 +46,50 @@ std::string format_duration(double seconds) {
   return os.str();
 }
 
-// Threads, device and the seed of the model's initialisation, before anything is built.
-torch::Device start_training(const TrainConfig& tc) {
-  configure_threads(tc.threads);
-  const torch::Device device = pick_device(tc.device);
+// Threads, device and the seed of the model's initialisation, before anything is built. The
+// workers of one machine share its cores, and each takes the GPU of its LOCAL_RANK.
+torch::Device start_training(const TrainConfig& tc, const WorldInfo& world) {
+  int64_t threads = tc.threads;
+  if (threads == 0 && world.local_world > 1) {
+    threads = std::max<int64_t>(1, std::thread::hardware_concurrency() / world.local_world);
+  }
+  configure_threads(threads);
+  torch::Device device = pick_device(tc.device);
+  if (device.is_cuda() && world.launched) {
+    device = pick_device("cuda:" + std::to_string(world.local_rank));
+  }
   torch::manual_seed(static_cast<uint64_t>(tc.seed));
   return device;
+}
+
+std::unique_ptr<Communicator> join_workers(const Config& config, const WorldInfo& world,
+                                           torch::Device device) {
+  if (!world.distributed()) return nullptr;
+  check_world_fits(config, world.world);
+  return Communicator::connect(world, device, std::chrono::seconds(config.train.dist_timeout));
+}
+
+// Runs `part` on every worker; when it fails on any, all of them throw (the failed one its own
+// error, the others one that points to it) instead of waiting for a collective that never comes.
+template <class F>
+void on_all_workers(Communicator* comm, const std::string& what, F&& part) {
+  if (!comm) return part();
+  std::string failure;
+  try {
+    part();
+  } catch (const Error& e) {
+    failure = e.what();
+  }
+  const bool ok = all_agree(*comm, failure.empty());
+  if (!failure.empty()) throw Error(failure);
+  if (!ok)
+    throw Error("distributed training: another worker failed during " + what + "; see its error");
+}
+
+// Where workers other than rank 0 write their log: nowhere.
+std::ostream& null_stream() {
+  static std::ostream stream(nullptr);
+  return stream;
 }
 
 DataOptions data_options(const Config& config) {
@@ -68,9 +110,14 @@ class Trainer {
   TrainResult run();
 
  private:
+  std::unique_ptr<RunFolder> open_folder(const TrainOptions& options);
+  void share_weights();
   void load_data();
   void resume();
+  Checkpoint read_resume_checkpoint();
   void open_outputs();
+  bool should_stop() const;
+  void finish(bool stopped);
   bool train_one_step();
   void skip_nonfinite_step();
   void log_interval();
@@ -83,9 +130,12 @@ class Trainer {
   const Config& config_;
   const TrainConfig& tc_;
   TrainOptions options_;
+  bool writer_;  // rank 0 (or the only process): writes the run folder and the log
   std::ostream& log_;
-  RunFolder folder_;
   torch::Device device_;
+  std::unique_ptr<Communicator> comm_;
+  std::unique_ptr<RunFolder> folder_;  // rank 0 only
+  std::string last_path_;
   TrainState state_;
   GaussianDiffusion diffusion_;
   TrainStep step_;
@@ -100,30 +150,59 @@ class Trainer {
   int64_t consecutive_nonfinite_ = 0;
   Clock::time_point run_start_;
   ProgressLine progress_;
+  Shard shard_;
+  std::unique_ptr<StopSignals> signals_;
+  bool stop_agreed_ = false;
 };
 
 Trainer::Trainer(const Config& config, const TrainOptions& options, std::ostream& log)
     : config_(config),
       tc_(config.train),
       options_(options),
-      log_(log),
-      folder_(config, options.resume, options.resume_from),
-      device_(start_training(config.train)),
+      writer_(options.world.rank == 0),
+      log_(writer_ ? log : null_stream()),
+      device_(start_training(config.train, options.world)),
+      comm_(join_workers(config, options.world, device_)),
+      folder_(open_folder(options)),
+      last_path_((std::filesystem::path(run_dir(config)) / "last.pt").string()),
       state_(config, device_),
       diffusion_(config.diffusion),
-      step_(config, state_, diffusion_, device_),
-      progress_(log, options.terminal) {
+      step_(config, state_, diffusion_, device_, comm_.get()),
+      progress_(log_, options.terminal),
+      shard_{options.world.rank, options.world.world} {
   diffusion_.to(device_);
-  load_data();
+  on_all_workers(comm_.get(), "data loading", [&] { load_data(); });
   state_.meta.class_names = data_.class_names;
   if (options.resume) resume();
-  folder_.write_config(config);
+  share_weights();
+  if (writer_) folder_->write_config(config);
   open_outputs();
   sampler_ = std::make_unique<BatchSampler>(data_, config.data.random_flip, state_.meta.data);
 }
 
+// Rank 0 checks and creates the run folder; the others never touch it.
+std::unique_ptr<RunFolder> Trainer::open_folder(const TrainOptions& options) {
+  std::unique_ptr<RunFolder> folder;
+  on_all_workers(comm_.get(), "start-up (run folder)", [&] {
+    if (writer_) folder = std::make_unique<RunFolder>(config_, options.resume, options.resume_from);
+  });
+  return folder;
+}
+
+// Every worker starts from rank 0's weights and EMA, fresh or resumed.
+void Trainer::share_weights() {
+  if (!comm_) return;
+  std::vector<torch::Tensor> tensors = state_.model->parameters();
+  for (const auto& p : state_.shadow->parameters()) tensors.push_back(p);
+  for (const auto& b : state_.model->buffers()) tensors.push_back(b);
+  for (const auto& b : state_.shadow->buffers()) tensors.push_back(b);
+  broadcast_tensors(*comm_, tensors, "weight broadcast");
+}
+
 void Trainer::load_data() {
-  data_ = load_image_folder(config_.data.path, data_options(config_), log_);
+  DataOptions options = data_options(config_);
+  options.write_cache = writer_;
+  data_ = load_image_folder(config_.data.path, options, log_);
   const int64_t classes = config_.model.num_classes;
   if (classes > 0 && static_cast<int64_t>(data_.class_names.size()) != classes) {
     throw Error("model.num_classes = " + std::to_string(classes) + " but " + config_.data.path +
@@ -133,8 +212,9 @@ void Trainer::load_data() {
 }
 
 void Trainer::resume() {
-  const std::string& path = folder_.resume_path();
-  state_.restore(Checkpoint::open(path), device_);
+  const Checkpoint checkpoint = read_resume_checkpoint();
+  const std::string& path = checkpoint.path();
+  on_all_workers(comm_.get(), "resume", [&] { state_.restore(checkpoint, device_); });
   const DataPosition& at = state_.meta.data;
   if (at.index > data_.size()) {
     throw Error(path + ": the saved data position (epoch " + std::to_string(at.epoch) + ", index " +
@@ -145,11 +225,31 @@ void Trainer::resume() {
   log_ << "resumed from " << path << " at step " << state_.meta.step << "\n";
 }
 
+// Rank 0 reads the checkpoint and sends its bytes to the others, which need no shared file system.
+Checkpoint Trainer::read_resume_checkpoint() {
+  if (!comm_) return Checkpoint::open(folder_->resume_path());
+  std::vector<uint8_t> bytes;
+  std::string failure;
+  if (writer_) {
+    try {
+      bytes = read_file_bytes(folder_->resume_path(), "checkpoint");
+      Checkpoint::from_bytes(bytes, folder_->resume_path());  // verified before it is sent
+    } catch (const Error& e) {
+      failure = e.what();
+    }
+  }
+  auto shared = broadcast_bytes(*comm_, writer_ && failure.empty() ? &bytes : nullptr,
+                                "checkpoint broadcast");
+  if (!failure.empty()) throw Error(failure);
+  return Checkpoint::from_bytes(shared, writer_ ? folder_->resume_path() : "rank 0's checkpoint");
+}
+
 // TensorBoard: one event file per process in the run folder; resumed runs add a file, and their
 // steps continue from the checkpoint's. The held-out set is read once.
 void Trainer::open_outputs() {
-  if (tc_.tensorboard) events_ = std::make_unique<EventWriter>(folder_.path().string());
-  metrics_.open(folder_.path() / "metrics.jsonl", std::ios::app);
+  if (!writer_) return;
+  if (tc_.tensorboard) events_ = std::make_unique<EventWriter>(folder_->path().string());
+  metrics_.open(folder_->path() / "metrics.jsonl", std::ios::app);
   if (tc_.eval_every > 0) {
     DataOptions heldout_options = data_options(config_);
     heldout_options.key = "data.heldout_path";
@@ -162,13 +262,16 @@ void Trainer::open_outputs() {
 bool Trainer::train_one_step() {
   const bool poison = options_.nonfinite_steps.count(state_.meta.step) > 0;
   if (poison) options_.nonfinite_steps.erase(options_.nonfinite_steps.find(state_.meta.step));
+  const int64_t step = state_.meta.step;
   torch::Tensor loss;
   for (int64_t micro = 0; micro < tc_.grad_accum; ++micro) {
-    auto batch = sampler_->next(tc_.batch_size);
-    auto l = step_.accumulate(batch.images, batch.labels, poison && micro == 0);
+    auto batch = sampler_->next(tc_.batch_size, shard_);
+    auto l = step_.accumulate(batch.images, batch.labels, step, micro, poison && micro == 0);
     loss = micro == 0 ? l : loss + l;
   }
-  const double value = loss.item<double>();
+  const AgreedStep agreed = step_.reduce(loss, comm_ && signals_->received() != 0);
+  stop_agreed_ = agreed.stop;
+  const double value = agreed.loss;
   if (!std::isfinite(value)) {
     skip_nonfinite_step();
     return false;
@@ -186,10 +289,10 @@ void Trainer::skip_nonfinite_step() {
   step_.discard();
   ++meta.nonfinite_skipped;
   if (++consecutive_nonfinite_ >= tc_.max_nonfinite) {
-    throw Error("the loss was not finite for " + std::to_string(consecutive_nonfinite_) +
-                " steps in a row at step " + std::to_string(meta.step) +
-                "; lower train.lr or raise train.warmup_steps (last good checkpoint: " +
-                folder_.last() + ")");
+    throw Error(
+        "the loss was not finite for " + std::to_string(consecutive_nonfinite_) +
+        " steps in a row at step " + std::to_string(meta.step) +
+        "; lower train.lr or raise train.warmup_steps (last good checkpoint: " + last_path_ + ")");
   }
   progress_.end();
   log_ << "warning: non-finite loss at step " << meta.step << ", step skipped ("
@@ -197,6 +300,7 @@ void Trainer::skip_nonfinite_step() {
 }
 
 void Trainer::after_step() {
+  if (!writer_) return;
   const int64_t step = state_.meta.step;
   const bool done = step >= tc_.steps;
   if (step % tc_.log_every == 0 || done) log_interval();
@@ -233,7 +337,7 @@ void Trainer::log_interval() {
 
 void Trainer::save(bool snapshot) {
   state_.meta.data = sampler_->position();
-  folder_.save(state_.serialize(), state_.meta.step, snapshot, tc_.keep_snapshots);
+  folder_->save(state_.serialize(), state_.meta.step, snapshot, tc_.keep_snapshots);
 }
 
 // The EMA's samples as `ddpm sample` draws them by default (class-conditional models: one row per
@@ -251,7 +355,7 @@ void Trainer::preview() {
   }
   const Image grid = make_grid(generate(state_.shadow, diffusion_, g), grid_columns(g));
   const int64_t step = state_.meta.step;
-  write_png(folder_.preview_path(step), grid,
+  write_png(folder_->preview_path(step), grid,
             {{"ddpm:step", std::to_string(step)}, {"ddpm:weights", "ema"}});
   if (events_)
     events_->image(step, "preview/ema", grid.height, grid.width, grid.channels, encode_png(grid));
@@ -282,32 +386,55 @@ void Trainer::record(const nlohmann::json& row, const std::string& prefix) {
 }
 
 TrainResult Trainer::run() {
-  StopSignals signals;
+  signals_ = std::make_unique<StopSignals>();
+  const int64_t batch = tc_.batch_size * tc_.grad_accum;
   log_ << "training " << config_.name << ": " << count_parameters(*state_.model) << " parameters, "
-       << data_.size() << " images, batch " << tc_.batch_size * tc_.grad_accum << ", on "
-       << describe_device(device_) << ", run folder " << folder_.path().string() << "\n";
+       << data_.size() << " images, batch " << batch << ", on " << describe_device(device_);
+  if (comm_) log_ << " × " << comm_->world() << " workers (" << batch / comm_->world() << " each)";
+  log_ << ", run folder " << run_dir(config_) << "\n";
   run_start_ = Clock::now();
   interval_.start = run_start_;
   start_step_ = state_.meta.step;
   state_.model->train();
-  while (state_.meta.step < tc_.steps && !signals.received()) {
+  bool stopped = false;
+  while (state_.meta.step < tc_.steps && !(stopped = should_stop())) {
     if (train_one_step()) after_step();
   }
-  if (signals.received()) {
-    save(false);
-    progress_.end();
-    log_ << "stopped by signal " << signals.received() << " at step " << state_.meta.step
-         << "; checkpoint saved to " << folder_.last() << " (continue with --resume)\n";
-    result_.interrupted = true;
-  } else if (state_.meta.step == start_step_) {
-    save(false);  // nothing to train (steps already reached): still leave a checkpoint
-  }
+  finish(stopped || should_stop());  // a signal during the last step still reports the stop
   result_.step = state_.meta.step;
-  result_.checkpoint = folder_.last();
+  result_.checkpoint = last_path_;
   return result_;
 }
 
+// A single process stops at its own signal; workers stop together, at the step where any of them
+// reported one (the flag travels with the gradients).
+bool Trainer::should_stop() const { return comm_ ? stop_agreed_ : signals_->received() != 0; }
+
+void Trainer::finish(bool stopped) {
+  if (stopped) {
+    if (writer_) save(false);
+    progress_.end();
+    const int signal = signals_->received();
+    log_ << (signal ? "stopped by signal " + std::to_string(signal)
+                    : std::string("stopped: another worker received a stop signal"))
+         << " at step " << state_.meta.step << "; checkpoint saved to " << last_path_
+         << " (continue with --resume)\n";
+    result_.interrupted = true;
+  } else if (state_.meta.step == start_step_ && writer_) {
+    save(false);  // nothing to train (steps already reached): still leave a checkpoint
+  }
+}
+
 }  // namespace
+
+void check_world_fits(const Config& config, int workers) {
+  const int64_t batch = config.train.batch_size;
+  if (batch % workers != 0) {
+    throw Error("train.batch_size = " + std::to_string(batch) + " does not divide among " +
+                std::to_string(workers) + " workers; make it a multiple of " +
+                std::to_string(workers) + " (each worker takes batch_size / workers)");
+  }
+}
 
 TrainResult train(const Config& config, const TrainOptions& options, std::ostream& log) {
   return Trainer(config, options, log).run();

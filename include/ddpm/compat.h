@@ -22,7 +22,21 @@
 #define DDPM_AUTOCAST_BY_DEVICE 0
 #endif
 
+namespace c10d {
+class ProcessGroup;
+class Backend;
+}  // namespace c10d
+
 namespace ddpm::compat {
+
+// What c10d's ProcessGroupGloo and ProcessGroupNCCL derive from, and what a Communicator holds: a
+// ProcessGroup in 1.13, a Backend (the per-device half of a ProcessGroup) in 2.x. Both offer the
+// same allreduce and broadcast.
+#if DDPM_TORCH2
+using CollectiveGroup = c10d::Backend;
+#else
+using CollectiveGroup = c10d::ProcessGroup;
+#endif
 
 // Multi-head attention over [B, heads, L, d] tensors: softmax(q kᵀ / √d) v.
 inline torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k,

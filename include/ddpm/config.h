@@ -71,7 +71,8 @@ struct TrainConfig {
   int64_t eval_bpd_subset = 20;  // timesteps for the bits/dim estimate; 0: loss only
   int64_t max_nonfinite = 20;    // consecutive non-finite losses before the run stops
   int64_t seed = 0;
-  int64_t threads = 0;          // 0: all cores
+  int64_t threads = 0;          // 0: all cores (divided among the workers of one machine)
+  int64_t dist_timeout = 600;   // seconds a data-parallel worker waits for the others
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   Precision precision = Precision::fp32;
   bool tensorboard = true;  // TensorBoard event file in the run folder

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ddpm/data_position.h"
+#include "ddpm/shard.h"
 
 namespace ddpm {
 
@@ -25,6 +26,7 @@ struct DataOptions {
   int64_t channels = 3;
   bool with_classes = false;      // first-level subfolders are classes
   bool disk_cache = true;         // reuse/write <folder>/.ddpm-cache-<size>-<channels>.bin
+  bool write_cache = true;        // false: read a cache but never write one (workers but rank 0)
   std::string key = "data.path";  // what names the folder in messages (a config key or a flag)
 };
 
@@ -49,7 +51,9 @@ class BatchSampler {
     torch::Tensor images;  // float [B, C, H, W] in [-1, 1]
     torch::Tensor labels;  // int64 [B]
   };
-  Batch next(int64_t batch_size);
+  // The next global batch of `batch_size` images, of which only `shard`'s rows are decoded and
+  // returned; the position advances by the whole batch, so it counts global samples.
+  Batch next(int64_t batch_size, const Shard& shard = {});
   const DataPosition& position() const { return position_; }
 
  private:

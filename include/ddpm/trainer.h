@@ -6,6 +6,7 @@
 #include <string>
 
 #include "ddpm/config.h"
+#include "ddpm/distributed.h"
 
 namespace ddpm {
 
@@ -16,6 +17,9 @@ struct TrainOptions {
   // Fault injection for the reliability tests: each listed step's loss is made NaN once per
   // listing.
   std::multiset<int64_t> nonfinite_steps;
+  // This worker's place in a data-parallel job (a single process by default). Rank 0 alone writes
+  // the run folder and the log; the others write nothing.
+  WorldInfo world;
 };
 
 struct TrainResult {
@@ -26,5 +30,9 @@ struct TrainResult {
 };
 
 TrainResult train(const Config& config, const TrainOptions& options, std::ostream& log);
+
+// Throws unless `workers` data-parallel workers can share `config`'s batches (train.batch_size, the
+// global micro-batch, must divide among them).
+void check_world_fits(const Config& config, int workers);
 
 }  // namespace ddpm

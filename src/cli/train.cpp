@@ -5,7 +5,9 @@
 #include "ddpm/checkpoint.h"
 #include "ddpm/commands.h"
 #include "ddpm/config_loading.h"
+#include "ddpm/distributed.h"
 #include "ddpm/error.h"
+#include "ddpm/launcher.h"
 #include "ddpm/progress.h"
 #include "ddpm/trainer.h"
 
@@ -30,6 +32,45 @@ std::multiset<int64_t> nonfinite_injections() {
   return steps;
 }
 
+// The worker's command line: this one without --nproc.
+std::vector<std::string> worker_argv(int argc, char** argv) {
+  std::vector<std::string> out{"ddpm", "train"};
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--nproc") {
+      ++i;
+    } else if (a.rfind("--nproc=", 0) != 0) {
+      out.push_back(a);
+    }
+  }
+  return out;
+}
+
+int launch(const Config& config, int nproc, int argc, char** argv) {
+  if (std::getenv("RANK") || std::getenv("WORLD_SIZE")) {
+    throw Error(
+        "--nproc: this process is already a worker (RANK/WORLD_SIZE are set, as torchrun "
+        "sets them); use either torchrun or --nproc");
+  }
+  if (nproc < 1) throw Error("--nproc " + std::to_string(nproc) + ": expected at least 1 worker");
+  check_world_fits(config, nproc);
+  LaunchOptions launch;
+  launch.nproc = nproc;
+  launch.argv = worker_argv(argc, argv);
+  launch.grace = std::chrono::seconds(config.train.dist_timeout + 10);
+  return launch_local_workers(launch, std::cerr);
+}
+
+// A worker's errors say which worker it is.
+TrainResult train_worker(const Config& config, const TrainOptions& options) {
+  if (!options.world.distributed()) return train(config, options, std::cerr);
+  try {
+    return train(config, options, std::cerr);
+  } catch (const Error& e) {
+    throw Error("rank " + std::to_string(options.world.rank) + ": " + e.what());
+  }
+}
+
 }  // namespace
 
 int command_train(int argc, char** argv) {
@@ -38,7 +79,10 @@ int command_train(int argc, char** argv) {
   add_config_options(options);
   options.add_options()(
       "resume", "continue from <run>/last.pt, or from the checkpoint given as --resume PATH",
-      cxxopts::value<std::string>()->implicit_value(""));
+      cxxopts::value<std::string>()->implicit_value(""))(
+      "nproc",
+      "start N data-parallel workers on this machine (torchrun's environment is read without it)",
+      cxxopts::value<int>());
   ArgList args(argc, argv);
   args.join_optional_value("--resume");  // accept "--resume PATH" as well as "--resume=PATH"
   cxxopts::ParseResult parsed;
@@ -57,9 +101,12 @@ int command_train(int argc, char** argv) {
     throw UsageError("give --config FILE (or --resume PATH to continue a checkpoint)",
                      options.help());
   }
+  if (parsed.count("nproc")) return launch(config, parsed["nproc"].as<int>(), argc, argv);
+  train_options.world = world_from_environment();
   train_options.terminal = stderr_is_terminal();
   train_options.nonfinite_steps = nonfinite_injections();
-  TrainResult result = train(config, train_options, std::cerr);
+  TrainResult result = train_worker(config, train_options);
+  if (train_options.world.rank != 0) return 0;
   std::cerr << (result.interrupted ? "interrupted" : "done") << ": step " << result.step
             << ", checkpoint " << result.checkpoint << "\n";
   return 0;

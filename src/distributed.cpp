@@ -1,0 +1,239 @@
+#include "ddpm/distributed.h"
+
+#ifndef USE_C10D_GLOO
+#error \
+    "LibTorch was built without c10d's Gloo backend (USE_C10D_GLOO); ddpm needs it for training on several processes"
+#endif
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include "ddpm/compat.h"
+#include "ddpm/error.h"
+
+#if DDPM_WITH_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+
+namespace ddpm {
+namespace {
+
+const char* env(const char* name) {
+  const char* value = std::getenv(name);
+  return value && *value ? value : nullptr;
+}
+
+// An integer environment variable in [low, high], or `fallback` when unset.
+int env_int(const char* name, int fallback, int low, int high) {
+  const char* text = env(name);
+  if (!text) return fallback;
+  char* end = nullptr;
+  errno = 0;
+  const long value = std::strtol(text, &end, 10);
+  if (errno != 0 || *end != '\0' || value < low || value > high) {
+    throw Error(std::string(name) + "=" + text + ": expected an integer in [" +
+                std::to_string(low) + ", " + std::to_string(high) +
+                "]; set it as torchrun does, or unset it for a single process");
+  }
+  return static_cast<int>(value);
+}
+
+void check_world(const WorldInfo& w) {
+  if (w.rank >= w.world) {
+    throw Error("RANK=" + std::to_string(w.rank) + " is not below WORLD_SIZE=" +
+                std::to_string(w.world) + "; every worker needs a rank in [0, WORLD_SIZE)");
+  }
+  if (w.local_rank >= w.local_world || w.local_world > w.world) {
+    throw Error("LOCAL_RANK=" + std::to_string(w.local_rank) +
+                " and LOCAL_WORLD_SIZE=" + std::to_string(w.local_world) +
+                " do not fit WORLD_SIZE=" + std::to_string(w.world) +
+                "; launch with torchrun or ddpm train --nproc");
+  }
+}
+
+// The first line of a LibTorch or Gloo message (they append C++ stack traces).
+std::string first_line(const std::string& text) {
+  const auto end = text.find('\n');
+  return text.substr(0, end);
+}
+
+class C10dCommunicator : public Communicator {
+ public:
+  C10dCommunicator(c10::intrusive_ptr<compat::CollectiveGroup> group, const WorldInfo& info,
+                   torch::Device device, std::chrono::seconds timeout)
+      : group_(std::move(group)),
+        rank_(info.rank),
+        world_(info.world),
+        device_(device),
+        timeout_(timeout) {}
+
+  int rank() const override { return rank_; }
+  int world() const override { return world_; }
+  torch::Device device() const override { return device_; }
+
+  void allreduce_sum(torch::Tensor& tensor, const std::string& what) override {
+    run(
+        what, [&](std::vector<torch::Tensor>& t) { return group_->allreduce(t); }, tensor);
+  }
+  void broadcast(torch::Tensor& tensor, const std::string& what) override {
+    run(
+        what, [&](std::vector<torch::Tensor>& t) { return group_->broadcast(t); }, tensor);
+  }
+
+ private:
+  template <class Op>
+  void run(const std::string& what, Op op, torch::Tensor& tensor) {
+    std::vector<torch::Tensor> tensors{tensor};
+    try {
+      op(tensors)->wait();
+    } catch (const std::exception& e) {
+      throw Error("distributed training: " + what + " failed on rank " + std::to_string(rank_) +
+                  ": a worker was lost or did not answer within train.dist_timeout = " +
+                  std::to_string(timeout_.count()) + " s (" + first_line(e.what()) +
+                  "); the last checkpoint stays usable, continue with --resume");
+    }
+  }
+
+  c10::intrusive_ptr<compat::CollectiveGroup> group_;
+  int rank_;
+  int world_;
+  torch::Device device_;
+  std::chrono::seconds timeout_;
+};
+
+c10::intrusive_ptr<c10d::Store> make_store(const WorldInfo& info, std::chrono::seconds timeout) {
+  c10d::TCPStoreOptions options;
+  options.port = static_cast<std::uint16_t>(info.master_port);
+  options.isServer = !info.agent_store && info.rank == 0;
+  options.numWorkers = info.agent_store ? c10::nullopt : c10::optional<std::size_t>(info.world);
+  options.waitWorkers = !info.agent_store;
+  options.timeout = timeout;
+  options.multiTenant = true;
+  c10::intrusive_ptr<c10d::Store> store =
+      c10::make_intrusive<c10d::TCPStore>(info.master_addr, options);
+  if (!info.store_prefix.empty()) {
+    store = c10::make_intrusive<c10d::PrefixStore>(info.store_prefix, store);
+  }
+  // One process group per job: its own key space, as init_process_group's "default_pg".
+  return c10::make_intrusive<c10d::PrefixStore>("ddpm", store);
+}
+
+std::shared_ptr<::gloo::transport::Device> gloo_device(const WorldInfo& info) {
+  if (const char* ifname = env("GLOO_SOCKET_IFNAME")) {
+    return c10d::ProcessGroupGloo::createDeviceForInterface(ifname);
+  }
+  const std::string& addr = info.master_addr;
+  if (addr == "127.0.0.1" || addr == "localhost" || addr == "::1") {
+    return c10d::ProcessGroupGloo::createDeviceForHostname(addr);  // all workers on this machine
+  }
+  return c10d::ProcessGroupGloo::createDefaultDevice();
+}
+
+c10::intrusive_ptr<compat::CollectiveGroup> make_group(const c10::intrusive_ptr<c10d::Store>& store,
+                                                       const WorldInfo& info, torch::Device device,
+                                                       std::chrono::seconds timeout) {
+  if (device.is_cuda()) {
+#if DDPM_WITH_NCCL
+    auto options = c10d::ProcessGroupNCCL::Options::create();
+    options->timeout = timeout;
+    return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, info.rank, info.world, options);
+#else
+    throw Error(
+        "distributed training on CUDA needs NCCL, and this build of ddpm has none; rebuild against "
+        "a LibTorch with NCCL (nccl.h found by CMake), or train on the CPU with train.device=cpu");
+#endif
+  }
+  auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+  options->devices.push_back(gloo_device(info));
+  return c10::make_intrusive<c10d::ProcessGroupGloo>(store, info.rank, info.world, options);
+}
+
+}  // namespace
+
+WorldInfo world_from_environment() {
+  WorldInfo w;
+  if (!env("RANK") && !env("WORLD_SIZE")) return w;
+  if (!env("RANK") || !env("WORLD_SIZE")) {
+    throw Error(std::string(env("RANK") ? "WORLD_SIZE" : "RANK") +
+                " is unset while the other is set; set both (torchrun does), or neither for a "
+                "single process");
+  }
+  w.launched = true;
+  w.world = env_int("WORLD_SIZE", 1, 1, 65536);
+  w.rank = env_int("RANK", 0, 0, 65535);
+  w.local_rank = env_int("LOCAL_RANK", w.rank, 0, 65535);
+  w.local_world = env_int("LOCAL_WORLD_SIZE", w.world, 1, 65536);
+  w.master_port = env_int("MASTER_PORT", 29500, 1, 65535);
+  if (const char* addr = env("MASTER_ADDR")) w.master_addr = addr;
+  const char* agent = env("TORCHELASTIC_USE_AGENT_STORE");
+  w.agent_store = agent && std::strcmp(agent, "True") == 0;
+  if (w.agent_store) {
+    const char* attempt = env("TORCHELASTIC_RESTART_COUNT");
+    w.store_prefix = std::string("/worker/attempt_") + (attempt ? attempt : "0");
+  }
+  check_world(w);
+  return w;
+}
+
+std::unique_ptr<Communicator> Communicator::connect(const WorldInfo& info, torch::Device device,
+                                                    std::chrono::seconds timeout) {
+  try {
+    auto store = make_store(info, timeout);
+    auto group = make_group(store, info, device, timeout);
+    return std::make_unique<C10dCommunicator>(group, info, device, timeout);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error("distributed training: rank " + std::to_string(info.rank) + " could not join " +
+                info.master_addr + ":" + std::to_string(info.master_port) + " within " +
+                std::to_string(timeout.count()) + " s (" + first_line(e.what()) +
+                "); check MASTER_ADDR/MASTER_PORT and that all " + std::to_string(info.world) +
+                " workers started");
+  }
+}
+
+void broadcast_tensors(Communicator& comm, const std::vector<torch::Tensor>& tensors,
+                       const std::string& what) {
+  if (tensors.empty()) return;
+  std::vector<torch::Tensor> flat;
+  for (const auto& t : tensors)
+    flat.push_back(t.detach().reshape({-1}).to(comm.device(), torch::kFloat32));
+  auto buffer = torch::cat(flat);
+  comm.broadcast(buffer, what);
+  torch::NoGradGuard no_grad;
+  int64_t offset = 0;
+  for (const auto& t : tensors) {
+    const int64_t n = t.numel();
+    t.copy_(buffer.narrow(0, offset, n).view(t.sizes()));
+    offset += n;
+  }
+}
+
+std::vector<uint8_t> broadcast_bytes(Communicator& comm, const std::vector<uint8_t>* bytes,
+                                     const std::string& what) {
+  const auto on = torch::TensorOptions().device(comm.device());
+  auto size = torch::full({1}, bytes ? static_cast<int64_t>(bytes->size()) : int64_t{-1},
+                          on.dtype(torch::kLong));
+  comm.broadcast(size, what);
+  const int64_t n = size.item<int64_t>();
+  if (n < 0) throw Error("distributed training: rank 0 failed during " + what + "; see its error");
+  auto buffer = torch::empty({n}, torch::kUInt8);
+  if (comm.rank() == 0 && n > 0) std::memcpy(buffer.data_ptr<uint8_t>(), bytes->data(), n);
+  auto shared = buffer.to(comm.device());
+  comm.broadcast(shared, what);
+  buffer = shared.cpu();
+  const auto* p = buffer.data_ptr<uint8_t>();
+  return std::vector<uint8_t>(p, p + n);
+}
+
+bool all_agree(Communicator& comm, bool ok) {
+  auto failed = torch::full({1}, ok ? 0.0f : 1.0f, torch::TensorOptions().device(comm.device()));
+  comm.allreduce_sum(failed, "start-up");
+  return failed.item<float>() == 0.0f;
+}
+
+}  // namespace ddpm

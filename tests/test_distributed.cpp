@@ -1,0 +1,313 @@
+// Data-parallel training on c10d/Gloo over loopback: 2 workers against 1 process, exact resume,
+// resume across worker counts, lost and hung workers, signals, rank 1's silence, and torchrun.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <regex>
+#include <thread>
+
+#include "ddpm/checkpoint.h"
+#include "ddpm/compat.h"
+#include "ddpm/distributed.h"
+#include "ddpm/launcher.h"
+#include "ddpm/unet.h"
+#include "test_util.h"
+
+namespace ddpm {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using test::run_ddpm;
+using test::tiny_train_args;
+
+// Batch 8 of 16×16 emoji, no dropout (its masks are drawn per worker), a checkpoint every 3 steps.
+const std::string kCommon =
+    "--set train.batch_size=8 --set train.log_every=1 --set train.checkpoint_every=3 "
+    "--set train.dist_timeout=5 --set train.warmup_steps=2";
+
+struct Weights {
+  std::vector<torch::Tensor> model, ema, optimizer;
+  CheckpointMeta meta;
+};
+
+Weights load(const std::string& path) {
+  auto ckpt = Checkpoint::open(path);
+  Weights w;
+  w.meta = ckpt.meta();
+  UNet model(w.meta.config.model), ema(w.meta.config.model);
+  ckpt.load_module("model", *model, torch::kCPU);
+  ckpt.load_module("ema", *ema, torch::kCPU);
+  w.model = model->parameters();
+  w.ema = ema->parameters();
+  torch::optim::AdamW opt(model->parameters(), torch::optim::AdamWOptions(1e-3));
+  ckpt.load_optimizer(opt, torch::kCPU);
+  for (const auto& p : model->parameters()) {
+    auto& s = static_cast<torch::optim::AdamWParamState&>(
+        *opt.state().at(compat::optimizer_state_key(p)));
+    w.optimizer.push_back(s.exp_avg());
+    w.optimizer.push_back(s.exp_avg_sq());
+  }
+  return w;
+}
+
+double max_difference(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double worst = 0.0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    worst = std::max(worst, (a[i] - b[i]).abs().max().item<double>());
+  }
+  return worst;
+}
+
+bool identical(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!torch::equal(a[i], b[i])) return false;
+  }
+  return true;
+}
+
+// Same step and data position, and weights equal up to the rounding of summing the gradient in
+// another order (fp32).
+void expect_same_training(const Weights& a, const Weights& b, int64_t step) {
+  EXPECT_EQ(a.meta.step, step);
+  EXPECT_EQ(b.meta.step, step);
+  EXPECT_EQ(a.meta.data.epoch, b.meta.data.epoch);
+  EXPECT_EQ(a.meta.data.index, b.meta.data.index);
+  EXPECT_EQ(a.meta.ema_updates, b.meta.ema_updates);
+  const double model = max_difference(a.model, b.model), ema = max_difference(a.ema, b.ema);
+  EXPECT_LT(model, 2e-5) << "model";
+  EXPECT_LT(ema, 2e-5) << "ema";
+  std::cerr << "max |difference| after " << step << " steps: model " << model << ", EMA " << ema
+            << "\n";
+}
+
+class DistributedTest : public ::testing::Test {
+ protected:
+  void SetUp() override { test::make_emoji_folder(data(), 48); }
+  std::string data() const { return dir_ / "emoji"; }
+  std::string args(const std::string& run, const std::string& extra) const {
+    return tiny_train_args(dir_ / run, data(), kCommon + " " + extra);
+  }
+  test::CommandResult train(const std::string& run, int steps, int workers, bool resume = false) {
+    std::string extra = "--set train.steps=" + std::to_string(steps);
+    if (workers > 0) extra += " --nproc " + std::to_string(workers);
+    if (resume) extra += " --resume";
+    auto r = run_ddpm(args(run, extra));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r;
+  }
+  test::TempDir dir_;
+};
+
+TEST_F(DistributedTest, TwoWorkersMatchOneProcessWithTheSameGlobalBatch) {
+  train("one", 6, 0);
+  auto two = train("two", 6, 2);
+  EXPECT_NE(two.err.find("× 2 workers (4 each)"), std::string::npos) << two.err;
+  expect_same_training(load(dir_ / "one/last.pt"), load(dir_ / "two/last.pt"), 6);
+}
+
+TEST_F(DistributedTest, TwoWorkerResumeIsBitIdentical) {
+  train("full", 8, 2);
+  train("half", 4, 2);
+  auto rest = train("half", 8, 2, /*resume=*/true);
+  EXPECT_NE(rest.err.find("resumed from"), std::string::npos) << rest.err;
+  const Weights a = load(dir_ / "full/last.pt"), b = load(dir_ / "half/last.pt");
+  EXPECT_EQ(b.meta.step, 8);
+  EXPECT_EQ(a.meta.data.index, b.meta.data.index);
+  EXPECT_TRUE(identical(a.model, b.model));
+  EXPECT_TRUE(identical(a.ema, b.ema));
+  EXPECT_TRUE(identical(a.optimizer, b.optimizer));
+}
+
+TEST_F(DistributedTest, RunsResumeWithAnotherWorkerCount) {
+  train("reference", 8, 0);
+  train("two_then_one", 4, 2);
+  train("two_then_one", 8, 0, /*resume=*/true);
+  train("one_then_two", 4, 0);
+  train("one_then_two", 8, 2, /*resume=*/true);
+  const Weights reference = load(dir_ / "reference/last.pt");
+  expect_same_training(reference, load(dir_ / "two_then_one/last.pt"), 8);
+  expect_same_training(reference, load(dir_ / "one_then_two/last.pt"), 8);
+  // 8 steps of 8 images over 48 images: epoch 1, 16 images in.
+  EXPECT_EQ(reference.meta.data.epoch, 1);
+  EXPECT_EQ(reference.meta.data.index, 16);
+}
+
+// Rank 1, started by hand as torchrun would, with its own run folder and data copy: afterwards
+// neither exists beyond what it was given, and it printed nothing.
+TEST_F(DistributedTest, RankOneWritesNothing) {
+  fs::copy(data(), dir_ / "emoji_rank1");
+  const int port = free_local_port();
+  auto env = [&](int rank) {
+    return "RANK=" + std::to_string(rank) + " WORLD_SIZE=2 LOCAL_RANK=" + std::to_string(rank) +
+           " LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port);
+  };
+  const std::string rank1_log = dir_ / "rank1.log";
+  const std::string rank1 =
+      "cd '" + std::string(DDPM_SOURCE_DIR) + "' && " + env(1) + " '" + DDPM_BINARY + "' " +
+      tiny_train_args(dir_ / "rank1_run", dir_ / "emoji_rank1", kCommon + " --set train.steps=4") +
+      " >'" + rank1_log + "' 2>&1 &";
+  ASSERT_EQ(std::system(rank1.c_str()), 0);
+  auto r0 =
+      run_ddpm(args("rank0_run", "--set train.steps=4"), DDPM_SOURCE_DIR, "export " + env(0) + ";");
+  ASSERT_EQ(r0.exit_code, 0) << r0.err;
+  const std::string rank1_running = "pgrep -f '" + (dir_ / "rank1_run") + "' >/dev/null";
+  for (int i = 0; i < 100 && std::system(rank1_running.c_str()) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(fs::exists(dir_ / "rank0_run/last.pt"));
+  EXPECT_TRUE(fs::exists(dir_ / "rank0_run/metrics.jsonl"));
+  EXPECT_FALSE(fs::exists(dir_ / "rank1_run"));
+  for (const auto& e : fs::directory_iterator(dir_ / "emoji_rank1")) {
+    EXPECT_EQ(e.path().filename().string().rfind(".ddpm-cache", 0), std::string::npos)
+        << "rank 1 wrote " << e.path();
+  }
+  EXPECT_EQ(test::read_file(rank1_log), "");
+  EXPECT_EQ(load(dir_ / "rank0_run/last.pt").meta.step, 4);
+}
+
+// A launcher in the background: its pid, log, and the pid of each worker it reports.
+struct Launch {
+  pid_t pid;
+  std::string log;
+  std::vector<pid_t> workers;
+};
+
+Launch start_long_run(const test::TempDir& dir, const std::string& train_args) {
+  Launch l{0, dir / "launch.log", {}};
+  l.pid = test::spawn_ddpm(train_args + " --set train.steps=100000 --nproc 2", l.log);
+  const std::regex worker("worker (\\d+): pid (\\d+)");
+  for (int i = 0; i < 600 && !fs::exists(dir / "run/last.pt"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const std::string text = test::read_file(l.log);
+  for (std::sregex_iterator it(text.begin(), text.end(), worker), end; it != end; ++it) {
+    l.workers.push_back(static_cast<pid_t>(std::stol((*it)[2])));
+  }
+  return l;
+}
+
+TEST_F(DistributedTest, ALostWorkerEndsTheRunWithAClearError) {
+  Launch l = start_long_run(dir_, args("run", ""));
+  ASSERT_EQ(l.workers.size(), 2u) << test::read_file(l.log);
+  ASSERT_TRUE(fs::exists(dir_ / "run/last.pt")) << test::read_file(l.log);
+  const auto start = Clock::now();
+  kill(l.workers[1], SIGKILL);
+  EXPECT_EQ(test::wait_exit(l.pid), 1);
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  EXPECT_LT(seconds, 5 + 10) << "train.dist_timeout is 5 s";
+  const std::string log = test::read_file(l.log);
+  EXPECT_NE(log.find("ddpm: error: rank 0: distributed training: gradient allreduce failed on "
+                     "rank 0: a worker was lost or did not answer within train.dist_timeout = 5 s"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("worker 1 (pid " + std::to_string(l.workers[1]) + ") was killed by signal 9"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("worker 0 (pid " + std::to_string(l.workers[0]) + ") exited with status 1"),
+            std::string::npos)
+      << log;
+  EXPECT_GT(load(dir_ / "run/last.pt").meta.step, 0);  // the last good checkpoint loads
+}
+
+TEST_F(DistributedTest, AHungWorkerEndsTheRunWithinTheTimeout) {
+  Launch l = start_long_run(dir_, args("run", ""));
+  ASSERT_EQ(l.workers.size(), 2u) << test::read_file(l.log);
+  const auto start = Clock::now();
+  kill(l.workers[1], SIGSTOP);
+  EXPECT_EQ(test::wait_exit(l.pid), 1);
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  // Rank 0 gives up after train.dist_timeout (5 s); the launcher kills the stopped rank 1 10 s
+  // after that.
+  EXPECT_LT(seconds, 5 + 10 + 10);
+  const std::string log = test::read_file(l.log);
+  EXPECT_NE(log.find("did not answer within train.dist_timeout = 5 s"), std::string::npos) << log;
+  EXPECT_NE(log.find("worker 1 (pid " + std::to_string(l.workers[1]) + ") was killed by signal 9"),
+            std::string::npos)
+      << log;
+  EXPECT_GT(load(dir_ / "run/last.pt").meta.step, 0);
+}
+
+TEST_F(DistributedTest, SigintToTheLauncherSavesOnceAndStopsEveryWorker) {
+  Launch l = start_long_run(dir_, args("run", ""));
+  ASSERT_EQ(l.workers.size(), 2u) << test::read_file(l.log);
+  kill(l.pid, SIGINT);
+  EXPECT_EQ(test::wait_exit(l.pid), 0);
+  const std::string log = test::read_file(l.log);
+  EXPECT_NE(log.find("stopped by signal 2 at step"), std::string::npos) << log;
+  EXPECT_NE(log.find("worker 0 (pid " + std::to_string(l.workers[0]) + ") exited with status 0"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("worker 1 (pid " + std::to_string(l.workers[1]) + ") exited with status 0"),
+            std::string::npos)
+      << log;
+  const int64_t step = load(dir_ / "run/last.pt").meta.step;
+  EXPECT_GT(step, 0);
+  auto rest = train("run", static_cast<int>(step) + 2, 2, /*resume=*/true);
+  EXPECT_EQ(load(dir_ / "run/last.pt").meta.step, step + 2);
+}
+
+// Debian's python3-torch ships torchrun; its 1.13 spelling is --no_python. On Python 3.11 its
+// default "--redirects 0" fails (Std.from_str finds no 0-valued flag), so the run names 1 and 2.
+// Both rendezvous: the default static one (workers join the agent's store) and --standalone (rank
+// 0 serves the store).
+TEST_F(DistributedTest, TorchrunLaunchesTheWorkers) {
+  if (!fs::exists("/usr/bin/torchrun")) GTEST_SKIP() << "torchrun is not installed (python3-torch)";
+  train("single", 4, 0);
+  const Weights single = load(dir_ / "single/last.pt");
+  for (const std::string mode : {"", "--standalone"}) {
+    const std::string run = mode.empty() ? "static" : "standalone";
+    const std::string log = dir_ / (run + ".log");
+    const std::string command =
+        "cd '" + std::string(DDPM_SOURCE_DIR) + "' && OMP_NUM_THREADS=1 torchrun " + mode +
+        " --nproc_per_node 2 --redirects 1 --tee 2 --no_python '" + DDPM_BINARY + "' " +
+        args(run, "--set train.steps=4") + " >'" + log + "' 2>&1";
+    const int status = std::system(command.c_str());
+    ASSERT_EQ(WEXITSTATUS(status), 0) << test::read_file(log);
+    EXPECT_NE(test::read_file(log).find("× 2 workers"), std::string::npos) << test::read_file(log);
+    expect_same_training(single, load(dir_ / (run + "/last.pt")), 4);
+  }
+}
+
+TEST_F(DistributedTest, BadWorldsAreOneLineErrors) {
+  test::expect_one_line_error(run_ddpm(args("a", "--set train.steps=2 --nproc 3")),
+                              "train.batch_size = 8 does not divide among 3 workers", "nproc 3");
+  test::expect_one_line_error(
+      run_ddpm(args("b", "--set train.steps=2"), DDPM_SOURCE_DIR, "export RANK=x WORLD_SIZE=2;"),
+      "RANK=x: expected an integer", "RANK=x");
+  test::expect_one_line_error(
+      run_ddpm(args("c", "--set train.steps=2"), DDPM_SOURCE_DIR, "export RANK=2 WORLD_SIZE=2;"),
+      "RANK=2 is not below WORLD_SIZE=2", "RANK=2");
+  test::expect_one_line_error(
+      run_ddpm(args("d", "--set train.steps=2"), DDPM_SOURCE_DIR, "export RANK=0;"),
+      "WORLD_SIZE is unset while the other is set", "RANK only");
+  test::expect_one_line_error(run_ddpm(args("e", "--set train.steps=2 --nproc 2"), DDPM_SOURCE_DIR,
+                                       "export RANK=0 WORLD_SIZE=2;"),
+                              "--nproc: this process is already a worker", "nested");
+  test::expect_one_line_error(run_ddpm(args("f", "--set train.steps=2 --set train.dist_timeout=0")),
+                              "train.dist_timeout", "timeout 0");
+}
+
+// A second worker that never comes: rank 0 gives up after train.dist_timeout, naming the address.
+TEST_F(DistributedTest, AMissingWorkerIsAnErrorWithinTheTimeout) {
+  const int port = free_local_port();
+  const auto start = Clock::now();
+  auto r = run_ddpm(
+      args("run", "--set train.steps=2 --set train.dist_timeout=3"), DDPM_SOURCE_DIR,
+      "export RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) + ";");
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  test::expect_one_line_error(r, "rank 0 could not join 127.0.0.1:" + std::to_string(port),
+                              "missing worker");
+  EXPECT_LT(seconds, 3 + 10);
+}
+
+}  // namespace
+}  // namespace ddpm
