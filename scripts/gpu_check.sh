@@ -85,6 +85,20 @@ run)
     fail "cross-device resume reached steps $(done_step xdev_cpu)/$(done_step xdev_device)/$(done_step xdev_back), expected 20/40/60"
   logged xdev_sample "$ddpm" sample --ckpt "$runs/xdev/last.pt" --n 16 --sampler ddim --device cpu \
     --out "$out/xdev_cpu.png"
+  # Data-parallel: one NCCL rank through torchrun (PyTorch's own launcher on this machine), resumed
+  # by --nproc 1, when the build found nccl.h.
+  if grep -q "DDPM_WITH_NCCL=1" build-gpu/CMakeFiles/ddpm_core.dir/flags.make 2>/dev/null; then
+    logged nccl_torchrun python3 -m torch.distributed.run --nproc_per_node 1 --no-python "$ddpm" \
+      train "${common[@]}" --set "train.device=$device" --set train.steps=20 \
+      --set "train.run_dir=$runs/nccl"
+    logged nccl_nproc "$ddpm" train --resume "$runs/nccl/last.pt" --set "train.device=$device" \
+      --set train.steps=40 --nproc 1
+    grep -q "× 1 workers" "$out/nccl_torchrun.log" || fail "the torchrun run did not join a process group"
+    [ "$(done_step nccl_torchrun)/$(done_step nccl_nproc)" = "20/40" ] ||
+      fail "NCCL runs reached steps $(done_step nccl_torchrun)/$(done_step nccl_nproc), expected 20/40"
+  else
+    echo "run: no nccl.h found by CMake; the NCCL check was skipped" | tee -a "$out/summary.txt"
+  fi
   echo "run: all checks passed" | tee -a "$out/summary.txt"
   ;;
 bench)

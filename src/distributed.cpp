@@ -109,7 +109,7 @@ c10::intrusive_ptr<c10d::Store> make_store(const WorldInfo& info, std::chrono::s
   c10d::TCPStoreOptions options;
   options.port = static_cast<std::uint16_t>(info.master_port);
   options.isServer = !info.agent_store && info.rank == 0;
-  options.numWorkers = info.agent_store ? c10::nullopt : c10::optional<std::size_t>(info.world);
+  if (!info.agent_store) options.numWorkers = static_cast<std::size_t>(info.world);
   options.waitWorkers = !info.agent_store;
   options.timeout = timeout;
   options.multiTenant = true;

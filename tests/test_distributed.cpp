@@ -27,9 +27,11 @@ using Clock = std::chrono::steady_clock;
 using test::run_ddpm;
 using test::tiny_train_args;
 
-// Batch 8 of 16×16 emoji, no dropout (its masks are drawn per worker), a checkpoint every 3 steps.
+// Batch 8 of 16×16 emoji, no dropout (its masks are drawn per worker), a checkpoint every 3 steps;
+// Gloo on the CPU even where a GPU is present (two workers cannot share one GPU under NCCL).
 const std::string kCommon =
-    "--set train.batch_size=8 --set train.log_every=1 --set train.checkpoint_every=3 "
+    "--set train.device=cpu --set train.batch_size=8 --set train.log_every=1 --set "
+    "train.checkpoint_every=3 "
     "--set train.dist_timeout=5 --set train.warmup_steps=2";
 
 struct Weights {

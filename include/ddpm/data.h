@@ -26,8 +26,8 @@ struct DataOptions {
   int64_t channels = 3;
   bool with_classes = false;      // first-level subfolders are classes
   bool disk_cache = true;         // reuse/write <folder>/.ddpm-cache-<size>-<channels>.bin
-  bool write_cache = true;        // false: read a cache but never write one (workers but rank 0)
   std::string key = "data.path";  // what names the folder in messages (a config key or a flag)
+  bool write_cache = true;        // false: read a cache but never write one (workers but rank 0)
 };
 
 // Decoded image files under `folder`, recursively, sorted by path. Corrupt, unreadable or absurdly
