@@ -15,6 +15,8 @@ configs=("$@")
 cores=$(nproc)
 scratch=$(mktemp -d /tmp/ddpm-scaling.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
+# A failed run shows its log instead of ending the table silently.
+run() { "$@" 2>"$log" || { cat "$log" >&2; exit 1; }; }
 
 # Mean images/s over the progress lines, the first one left out.
 mean_ips() { sed -n 's/.*| \([0-9.]*\) img\/s.*/\1/p' "$1" | tail -n +2 | awk '{s+=$1; n++} END {printf "%.1f", s/n}'; }
@@ -25,11 +27,12 @@ for config in "${configs[@]}"; do
   batch=$(sed -n 's/.*"batch_size": *\([0-9]*\).*/\1/p' "$config" | head -1)
   common=(--config "$config" --set train.steps="$steps" --set train.log_every=5 --set train.preview_every=0
           --set train.checkpoint_every=100000 --set train.tensorboard=false)
-  build/ddpm train "${common[@]}" --set train.threads="$cores" --set train.run_dir="$scratch/one" \
-    2>"$scratch/one.log"
+  log=$scratch/one.log
+  run build/ddpm train "${common[@]}" --set train.threads="$cores" --set train.run_dir="$scratch/one"
   echo "| $(basename "$config") | $batch | 1 × $cores | $(mean_ips "$scratch/one.log") |"
-  build/ddpm train "${common[@]}" --set train.threads=$((cores / 2)) --set train.run_dir="$scratch/two" \
-    --nproc 2 2>"$scratch/two.log"
+  log=$scratch/two.log
+  run build/ddpm train "${common[@]}" --set train.threads=$((cores / 2)) --set train.run_dir="$scratch/two" \
+    --nproc 2
   echo "| $(basename "$config") | $batch | 2 × $((cores / 2)) | $(mean_ips "$scratch/two.log") |"
   rm -rf "$scratch/one" "$scratch/two"
 done

@@ -116,6 +116,34 @@ TEST_F(DistributedTest, TwoWorkersMatchOneProcessWithTheSameGlobalBatch) {
   expect_same_training(load(dir_ / "one/last.pt"), load(dir_ / "two/last.pt"), 6);
 }
 
+// With gradient accumulation the allreduce comes once per optimizer step, after the last
+// micro-batch: still the single process's training.
+TEST_F(DistributedTest, TwoWorkersMatchOneProcessWithGradientAccumulation) {
+  const std::string accumulate = " --set train.grad_accum=2 --set train.steps=5";
+  ASSERT_EQ(run_ddpm(args("one", accumulate)).exit_code, 0);
+  ASSERT_EQ(run_ddpm(args("two", accumulate + " --nproc 2")).exit_code, 0);
+  const Weights one = load(dir_ / "one/last.pt"), two = load(dir_ / "two/last.pt");
+  expect_same_training(one, two, 5);
+  // 5 steps × 2 micro-batches × 8 images = 80 of 48 images: epoch 1, 32 in.
+  EXPECT_EQ(two.meta.data.epoch, 1);
+  EXPECT_EQ(two.meta.data.index, 32);
+}
+
+// A non-finite loss on the workers is one decision for all of them: the step is skipped, counted
+// once, and training goes on in step.
+TEST_F(DistributedTest, ANonFiniteStepIsSkippedByEveryWorker) {
+  auto r = run_ddpm(args("run", "--set train.steps=5 --nproc 2"), DDPM_SOURCE_DIR,
+                    "export DDPM_INJECT_NONFINITE=2;");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: non-finite loss at step 2, step skipped (1 so far)"),
+            std::string::npos)
+      << r.err;
+  const Weights w = load(dir_ / "run/last.pt");
+  EXPECT_EQ(w.meta.step, 5);
+  EXPECT_EQ(w.meta.nonfinite_skipped, 1);
+  for (const auto& t : w.model) EXPECT_TRUE(torch::isfinite(t).all().item<bool>());
+}
+
 TEST_F(DistributedTest, TwoWorkerResumeIsBitIdentical) {
   train("full", 8, 2);
   train("half", 4, 2);
