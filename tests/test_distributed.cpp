@@ -28,11 +28,11 @@ using test::run_ddpm;
 using test::tiny_train_args;
 
 // Batch 8 of 16×16 emoji, no dropout (its masks are drawn per worker), a checkpoint every 3 steps;
+// the fault tests shorten train.dist_timeout to 5 s;
 // Gloo on the CPU even where a GPU is present (two workers cannot share one GPU under NCCL).
 const std::string kCommon =
-    "--set train.device=cpu --set train.batch_size=8 --set train.log_every=1 --set "
-    "train.checkpoint_every=3 "
-    "--set train.dist_timeout=5 --set train.warmup_steps=2";
+    "--set train.device=cpu --set train.batch_size=8 --set train.log_every=1 "
+    "--set train.checkpoint_every=3 --set train.warmup_steps=2";
 
 struct Weights {
   std::vector<torch::Tensor> model, ema, optimizer;
@@ -180,17 +180,17 @@ TEST_F(DistributedTest, RankOneWritesNothing) {
     return "RANK=" + std::to_string(rank) + " WORLD_SIZE=2 LOCAL_RANK=" + std::to_string(rank) +
            " LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port);
   };
-  const std::string rank1_log = dir_ / "rank1.log";
+  const std::string rank1_log = dir_ / "rank1.log", rank1_pid = dir_ / "rank1.pid";
   const std::string rank1 =
       "cd '" + std::string(DDPM_SOURCE_DIR) + "' && " + env(1) + " '" + DDPM_BINARY + "' " +
       tiny_train_args(dir_ / "rank1_run", dir_ / "emoji_rank1", kCommon + " --set train.steps=4") +
-      " >'" + rank1_log + "' 2>&1 &";
+      " >'" + rank1_log + "' 2>&1 & echo $! >'" + rank1_pid + "'";
   ASSERT_EQ(std::system(rank1.c_str()), 0);
   auto r0 =
       run_ddpm(args("rank0_run", "--set train.steps=4"), DDPM_SOURCE_DIR, "export " + env(0) + ";");
   ASSERT_EQ(r0.exit_code, 0) << r0.err;
-  const std::string rank1_running = "pgrep -f '" + (dir_ / "rank1_run") + "' >/dev/null";
-  for (int i = 0; i < 100 && std::system(rank1_running.c_str()) == 0; ++i) {
+  const pid_t pid = static_cast<pid_t>(std::stol(test::read_file(rank1_pid)));
+  for (int i = 0; i < 100 && kill(pid, 0) == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_TRUE(fs::exists(dir_ / "rank0_run/last.pt"));
@@ -226,7 +226,7 @@ Launch start_long_run(const test::TempDir& dir, const std::string& train_args) {
 }
 
 TEST_F(DistributedTest, ALostWorkerEndsTheRunWithAClearError) {
-  Launch l = start_long_run(dir_, args("run", ""));
+  Launch l = start_long_run(dir_, args("run", "--set train.dist_timeout=5"));
   ASSERT_EQ(l.workers.size(), 2u) << test::read_file(l.log);
   ASSERT_TRUE(fs::exists(dir_ / "run/last.pt")) << test::read_file(l.log);
   const auto start = Clock::now();
@@ -249,7 +249,7 @@ TEST_F(DistributedTest, ALostWorkerEndsTheRunWithAClearError) {
 }
 
 TEST_F(DistributedTest, AHungWorkerEndsTheRunWithinTheTimeout) {
-  Launch l = start_long_run(dir_, args("run", ""));
+  Launch l = start_long_run(dir_, args("run", "--set train.dist_timeout=5"));
   ASSERT_EQ(l.workers.size(), 2u) << test::read_file(l.log);
   const auto start = Clock::now();
   kill(l.workers[1], SIGSTOP);
