@@ -81,6 +81,9 @@ void visit_fields(C& c, F&& f) {
   f("eval_every", c.eval_every);
   f("eval_images", c.eval_images);
   f("eval_bpd_subset", c.eval_bpd_subset);
+  f("classifier_every", c.classifier_every);
+  f("classifier", c.classifier);
+  f("classifier_n", c.classifier_n);
   f("max_nonfinite", c.max_nonfinite);
   f("seed", c.seed);
   f("threads", c.threads);
@@ -446,6 +449,16 @@ void validate_outputs(const Rules& r, const TrainConfig& t, const Config& c) {
   r.require(t.eval_every, t.eval_every == 0 || !c.data.heldout_path.empty(),
             "needs data.heldout_path (a folder of held-out images)");
   r.in_range(t.eval_images, int64_t{1}, int64_t{1000000}, "must be in [1, 1000000]");
+  r.require(t.classifier_every, t.classifier_every >= 0, "must be non-negative (0 = off)");
+  r.require_shown(
+      t.classifier, t.classifier_every == 0 || !t.classifier.empty(), "\"\"",
+      "needs a TorchScript classifier file when train.classifier_every > 0 (make one with "
+      "scripts/fashion_classifier.py)");
+  r.require(t.classifier_every, t.classifier_every == 0 || !c.data.heldout_path.empty(),
+            "needs data.heldout_path (the real images the samples are scored against)");
+  const int64_t classes = std::max<int64_t>(c.model.num_classes, 1);
+  r.in_range(t.classifier_n, classes, int64_t{65536},
+             "must be in [" + std::to_string(classes) + ", 65536] (at least one sample per class)");
   r.in_range(t.eval_bpd_subset, int64_t{0}, c.diffusion.timesteps,
              "must be in [0, diffusion.timesteps] (0 = loss only)");
   r.in_range(t.threads, int64_t{0}, int64_t{1024}, "must be in [0, 1024] (0 = all cores)");

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "ddpm/classifier.h"
 #include "ddpm/data.h"
 #include "ddpm/diffusion.h"
 #include "ddpm/distributed.h"
@@ -124,7 +125,9 @@ class Trainer {
   void after_step();
   void save(bool snapshot);
   void preview();
+  GenerateOptions preview_options(int64_t n) const;
   void evaluate_heldout();
+  void score_with_classifier();
   void record(const nlohmann::json& row, const std::string& prefix);
 
   const Config& config_;
@@ -141,6 +144,7 @@ class Trainer {
   TrainStep step_;
   Dataset data_, heldout_;
   std::unique_ptr<EventWriter> events_;
+  std::unique_ptr<Classifier> classifier_;
   std::ofstream metrics_;
   std::unique_ptr<BatchSampler> sampler_;
   TrainResult result_;
@@ -245,15 +249,24 @@ Checkpoint Trainer::read_resume_checkpoint() {
 }
 
 // TensorBoard: one event file per process in the run folder; resumed runs add a file, and their
-// steps continue from the checkpoint's. The held-out set is read once.
+// steps continue from the checkpoint's. The held-out set and the classifier are read once.
 void Trainer::open_outputs() {
   if (!writer_) return;
   if (tc_.tensorboard) events_ = std::make_unique<EventWriter>(folder_->path().string());
   metrics_.open(folder_->path() / "metrics.jsonl", std::ios::app);
-  if (tc_.eval_every > 0) {
+  if (tc_.eval_every > 0 || tc_.classifier_every > 0) {
     DataOptions heldout_options = data_options(config_);
     heldout_options.key = "data.heldout_path";
     heldout_ = load_image_folder(config_.data.heldout_path, heldout_options, log_);
+  }
+  if (tc_.classifier_every > 0) {
+    classifier_ = std::make_unique<Classifier>(tc_.classifier, device_);
+    if (heldout_.size() < 2 * tc_.classifier_n) {
+      throw Error("train.classifier_n = " + std::to_string(tc_.classifier_n) + " needs " +
+                  std::to_string(2 * tc_.classifier_n) + " held-out images (half for the floor), " +
+                  "but " + config_.data.heldout_path + " has " + std::to_string(heldout_.size()) +
+                  "; lower train.classifier_n or add images");
+    }
   }
 }
 
@@ -308,6 +321,9 @@ void Trainer::after_step() {
   if (step % tc_.checkpoint_every == 0 || snapshot || done) save(snapshot);
   if (tc_.preview_every > 0 && (step % tc_.preview_every == 0 || done)) preview();
   if (tc_.eval_every > 0 && (step % tc_.eval_every == 0 || done)) evaluate_heldout();
+  if (tc_.classifier_every > 0 && (step % tc_.classifier_every == 0 || done)) {
+    score_with_classifier();
+  }
 }
 
 // A metrics row and the progress line: loss, learning rate, images/s and ETA.
@@ -340,25 +356,50 @@ void Trainer::save(bool snapshot) {
   folder_->save(state_.serialize(), state_.meta.step, snapshot, tc_.keep_snapshots);
 }
 
-// The EMA's samples as `ddpm sample` draws them by default (class-conditional models: one row per
-// class, with the configured guidance).
-void Trainer::preview() {
+// The EMA's samples as `ddpm sample` draws them by default (class-conditional models: n / classes
+// of every class, with the configured guidance), from seed 0.
+GenerateOptions Trainer::preview_options(int64_t n) const {
   GenerateOptions g;
-  g.n = tc_.preview_n;
+  g.n = n;
   g.batch = config_.sample.batch;
   g.seed = 0;
   g.sampler = sampler_options(config_.sample);
   const int64_t classes = config_.model.num_classes;
   if (classes > 0) {
-    draw_per_class(g, std::max<int64_t>(1, tc_.preview_n / classes), classes);
+    draw_per_class(g, std::max<int64_t>(1, n / classes), classes);
     g.guidance = config_.sample.guidance;
   }
+  return g;
+}
+
+void Trainer::preview() {
+  const GenerateOptions g = preview_options(tc_.preview_n);
   const Image grid = make_grid(generate(state_.shadow, diffusion_, g), grid_columns(g));
   const int64_t step = state_.meta.step;
   write_png(folder_->preview_path(step), grid,
             {{"ddpm:step", std::to_string(step)}, {"ddpm:weights", "ema"}});
   if (events_)
     events_->image(step, "preview/ema", grid.height, grid.width, grid.channels, encode_png(grid));
+}
+
+// Classifier FID against its real-vs-real floor, class accuracy and confidence of the EMA's
+// samples, as `ddpm eval --classifier` reports them.
+void Trainer::score_with_classifier() {
+  const auto s = ddpm::evaluate_classifier(state_.shadow, diffusion_, *classifier_, heldout_,
+                                           preview_options(tc_.classifier_n));
+  nlohmann::json row = {
+      {"step", state_.meta.step},   {"fid", s.fid},
+      {"fid_floor", s.fid_floor},   {"fid_ratio", s.fid / std::max(s.fid_floor, 1e-12)},
+      {"confidence", s.confidence}, {"samples", s.samples}};
+  if (s.accuracy >= 0) row["accuracy"] = s.accuracy;
+  if (s.real_accuracy >= 0) row["real_accuracy"] = s.real_accuracy;
+  record(row, "classifier/");
+  progress_.end();
+  log_ << "classifier at step " << state_.meta.step << ": FID " << s.fid << " (floor "
+       << s.fid_floor << ", " << s.fid / std::max(s.fid_floor, 1e-12) << "×)";
+  if (s.accuracy >= 0)
+    log_ << ", class accuracy " << s.accuracy << " (real " << s.real_accuracy << ")";
+  log_ << ", confidence " << s.confidence << "\n";
 }
 
 void Trainer::evaluate_heldout() {

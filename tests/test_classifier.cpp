@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <torch/script.h>
 
+#include <sstream>
+
 #include "ddpm/classifier.h"
 #include "test_util.h"
 
@@ -108,6 +110,53 @@ TEST(Classifier, EvalReportsClassifierScoresThroughTheBinary) {
        {"\"fid_real_floor\"", "\"class_accuracy\"", "\"confidence\"", "\"guidance\""}) {
     EXPECT_NE(report.find(key), std::string::npos) << key;
   }
+}
+
+// train.classifier_every: the run scores its EMA samples while it trains, into metrics.jsonl and
+// the log; a missing classifier, held-out folder or too few held-out images are config errors.
+TEST(Classifier, TrainingLogsClassifierScoresEveryNSteps) {
+  TempDir dir;
+  test::make_class_folders(dir / "classes", 16, {"0_a", "1_b"});
+  const std::string common =
+      "--set train.steps=4 --set train.batch_size=4 --set model.num_classes=2 "
+      "--set sample.sampler=ddim --set sample.steps=3 --set data.heldout_path='" +
+      (dir / "classes") + "' --set train.classifier_n=4 ";
+  auto r = test::run_ddpm(
+      test::tiny_train_args(dir / "run", dir / "classes",
+                            common + "--set train.classifier_every=2 --set train.classifier='" +
+                                write_toy_classifier(dir) + "'"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("classifier at step 2: FID "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("classifier at step 4: FID "), std::string::npos) << r.err;
+  int rows = 0;
+  std::istringstream metrics(test::read_file(dir / "run/metrics.jsonl"));
+  for (std::string line; std::getline(metrics, line);) {
+    if (line.find("\"fid_floor\"") == std::string::npos) continue;
+    ++rows;
+    for (const char* key : {"\"fid\"", "\"accuracy\"", "\"real_accuracy\"", "\"confidence\""}) {
+      EXPECT_NE(line.find(key), std::string::npos) << key << " in " << line;
+    }
+  }
+  EXPECT_EQ(rows, 2);
+
+  test::expect_one_line_error(
+      test::run_ddpm(test::tiny_train_args(dir / "a", dir / "classes",
+                                           common + "--set train.classifier_every=2")),
+      "train.classifier = \"\": needs a TorchScript classifier file", "no classifier");
+  test::expect_one_line_error(test::run_ddpm(test::tiny_train_args(
+                                  dir / "b", dir / "classes",
+                                  common +
+                                      "--set train.classifier_every=2 --set train.classifier_n=10 "
+                                      "--set train.classifier='" +
+                                      write_toy_classifier(dir) + "'")),
+                              "train.classifier_n = 10 needs 20 held-out images",
+                              "too few held-out images");
+  test::expect_one_line_error(
+      test::run_ddpm(
+          test::tiny_train_args(dir / "c", dir / "classes",
+                                common + "--set train.classifier_every=2 --set train.classifier='" +
+                                    (dir / "none.pt") + "'")),
+      "none.pt", "missing classifier file");
 }
 
 }  // namespace

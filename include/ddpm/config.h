@@ -69,7 +69,12 @@ struct TrainConfig {
   int64_t eval_every = 0;        // held-out loss (and bits/dim) every N steps; 0 disables
   int64_t eval_images = 64;      // held-out images used
   int64_t eval_bpd_subset = 20;  // timesteps for the bits/dim estimate; 0: loss only
-  int64_t max_nonfinite = 20;    // consecutive non-finite losses before the run stops
+  // Classifier scores of EMA samples against data.heldout_path every N steps (0 disables), with a
+  // TorchScript classifier of the data set (scripts/fashion_classifier.py) and N samples.
+  int64_t classifier_every = 0;
+  std::string classifier;
+  int64_t classifier_n = 500;
+  int64_t max_nonfinite = 20;  // consecutive non-finite losses before the run stops
   int64_t seed = 0;
   int64_t threads = 0;          // 0: all cores (divided among the workers of one machine)
   int64_t dist_timeout = 600;   // seconds a data-parallel worker waits for the others
