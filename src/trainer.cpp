@@ -63,11 +63,39 @@ torch::Device start_training(const TrainConfig& tc, const WorldInfo& world) {
   return device;
 }
 
+// What every worker must agree on: the config, less what may differ between machines (paths,
+// threads, device).
+uint64_t shared_config_hash(Config c) {
+  c.data.path.clear();
+  c.data.heldout_path.clear();
+  c.train.run_dir.clear();
+  c.train.classifier.clear();
+  c.train.threads = 0;
+  c.train.device.clear();
+  return std::hash<std::string>{}(config_to_json(c).dump()) >> 1;  // fits an int64
+}
+
+// Throws on every worker unless all of them were started with rank 0's config.
+void check_same_config(Communicator& comm, const Config& config) {
+  const auto mine = static_cast<int64_t>(shared_config_hash(config));
+  auto theirs =
+      torch::full({1}, mine, torch::TensorOptions().dtype(torch::kLong).device(comm.device()));
+  comm.broadcast(theirs, "config check");
+  const bool same = theirs.item<int64_t>() == mine;
+  if (!all_agree(comm, same)) {
+    throw Error(std::string(same ? "another worker's" : "this worker's") +
+                " config differs from rank 0's (model, diffusion, data or training settings); "
+                "start every worker with the same config and --set overrides");
+  }
+}
+
 std::unique_ptr<Communicator> join_workers(const Config& config, const WorldInfo& world,
                                            torch::Device device) {
   if (!world.distributed()) return nullptr;
   check_world_fits(config, world.world);
-  return Communicator::connect(world, device, std::chrono::seconds(config.train.dist_timeout));
+  auto comm = Communicator::connect(world, device, std::chrono::seconds(config.train.dist_timeout));
+  check_same_config(*comm, config);
+  return comm;
 }
 
 // Runs `part` on every worker; when it fails on any, all of them throw (the failed one its own

@@ -171,28 +171,43 @@ TEST_F(DistributedTest, RunsResumeWithAnotherWorkerCount) {
   EXPECT_EQ(reference.meta.data.index, 16);
 }
 
-// Rank 1, started by hand as torchrun would, with its own run folder and data copy: afterwards
-// neither exists beyond what it was given, and it printed nothing.
+// Starts rank 1 of a 2-worker job by hand, as torchrun would, in the background; returns its pid.
+pid_t start_rank1(const test::TempDir& dir, int port, const std::string& train_args,
+                  const std::string& log) {
+  const std::string pid_file = dir / "rank1.pid";
+  const std::string command = "cd '" + std::string(DDPM_SOURCE_DIR) +
+                              "' && RANK=1 WORLD_SIZE=2 LOCAL_RANK=1 LOCAL_WORLD_SIZE=2 "
+                              "MASTER_ADDR=127.0.0.1 MASTER_PORT=" +
+                              std::to_string(port) + " '" + DDPM_BINARY + "' " + train_args +
+                              " >'" + log + "' 2>&1 & echo $! >'" + pid_file + "'";
+  EXPECT_EQ(std::system(command.c_str()), 0);
+  return static_cast<pid_t>(std::stol(test::read_file(pid_file)));
+}
+
+// Rank 0 of that job, in the foreground; afterwards rank 1 has ended too.
+test::CommandResult run_rank0(int port, const std::string& train_args, pid_t rank1) {
+  auto r = run_ddpm(train_args, DDPM_SOURCE_DIR,
+                    "export RANK=0 WORLD_SIZE=2 LOCAL_RANK=0 LOCAL_WORLD_SIZE=2 "
+                    "MASTER_ADDR=127.0.0.1 MASTER_PORT=" +
+                        std::to_string(port) + ";");
+  for (int i = 0; i < 100 && kill(rank1, 0) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return r;
+}
+
+// Rank 1 with its own run folder and data copy: afterwards neither holds anything it wrote, and
+// it printed nothing.
 TEST_F(DistributedTest, RankOneWritesNothing) {
   fs::copy(data(), dir_ / "emoji_rank1");
   const int port = free_local_port();
-  auto env = [&](int rank) {
-    return "RANK=" + std::to_string(rank) + " WORLD_SIZE=2 LOCAL_RANK=" + std::to_string(rank) +
-           " LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port);
-  };
-  const std::string rank1_log = dir_ / "rank1.log", rank1_pid = dir_ / "rank1.pid";
-  const std::string rank1 =
-      "cd '" + std::string(DDPM_SOURCE_DIR) + "' && " + env(1) + " '" + DDPM_BINARY + "' " +
-      tiny_train_args(dir_ / "rank1_run", dir_ / "emoji_rank1", kCommon + " --set train.steps=4") +
-      " >'" + rank1_log + "' 2>&1 & echo $! >'" + rank1_pid + "'";
-  ASSERT_EQ(std::system(rank1.c_str()), 0);
-  auto r0 =
-      run_ddpm(args("rank0_run", "--set train.steps=4"), DDPM_SOURCE_DIR, "export " + env(0) + ";");
+  const std::string rank1_log = dir_ / "rank1.log";
+  const pid_t rank1 = start_rank1(
+      dir_, port,
+      tiny_train_args(dir_ / "rank1_run", dir_ / "emoji_rank1", kCommon + " --set train.steps=4"),
+      rank1_log);
+  auto r0 = run_rank0(port, args("rank0_run", "--set train.steps=4"), rank1);
   ASSERT_EQ(r0.exit_code, 0) << r0.err;
-  const pid_t pid = static_cast<pid_t>(std::stol(test::read_file(rank1_pid)));
-  for (int i = 0; i < 100 && kill(pid, 0) == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
   EXPECT_TRUE(fs::exists(dir_ / "rank0_run/last.pt"));
   EXPECT_TRUE(fs::exists(dir_ / "rank0_run/metrics.jsonl"));
   EXPECT_FALSE(fs::exists(dir_ / "rank1_run"));
@@ -202,6 +217,22 @@ TEST_F(DistributedTest, RankOneWritesNothing) {
   }
   EXPECT_EQ(test::read_file(rank1_log), "");
   EXPECT_EQ(load(dir_ / "rank0_run/last.pt").meta.step, 4);
+}
+
+// Workers started with different settings would train something else than asked, or hang in a
+// collective of another size: both refuse at start, each with one line.
+TEST_F(DistributedTest, WorkersWithDifferentConfigsRefuseToStart) {
+  const int port = free_local_port();
+  const std::string rank1_log = dir_ / "rank1.log";
+  const pid_t rank1 =
+      start_rank1(dir_, port, args("run1", "--set train.steps=4 --set train.lr=0.002"), rank1_log);
+  auto r0 = run_rank0(port, args("run0", "--set train.steps=4"), rank1);
+  test::expect_one_line_error(r0, "rank 0: another worker's config differs from rank 0's",
+                              "rank 0");
+  EXPECT_NE(test::read_file(rank1_log).find("rank 1: this worker's config differs from rank 0's"),
+            std::string::npos)
+      << test::read_file(rank1_log);
+  EXPECT_FALSE(fs::exists(dir_ / "run0/last.pt"));
 }
 
 // A launcher in the background: its pid, log, and the pid of each worker it reports.
