@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "ddpm/classifier.h"
+#include "ddpm/crc.h"
 #include "ddpm/data.h"
 #include "ddpm/diffusion.h"
 #include "ddpm/distributed.h"
@@ -64,20 +65,21 @@ torch::Device start_training(const TrainConfig& tc, const WorldInfo& world) {
 }
 
 // What every worker must agree on: the config, less what may differ between machines (paths,
-// threads, device).
-uint64_t shared_config_hash(Config c) {
+// threads, device), as a CRC-32 (the same on every build, unlike std::hash).
+int64_t shared_config_hash(Config c) {
   c.data.path.clear();
   c.data.heldout_path.clear();
   c.train.run_dir.clear();
   c.train.classifier.clear();
   c.train.threads = 0;
   c.train.device.clear();
-  return std::hash<std::string>{}(config_to_json(c).dump()) >> 1;  // fits an int64
+  const std::string text = config_to_json(c).dump();
+  return crc32(reinterpret_cast<const uint8_t*>(text.data()), text.size());
 }
 
 // Throws on every worker unless all of them were started with rank 0's config.
 void check_same_config(Communicator& comm, const Config& config) {
-  const auto mine = static_cast<int64_t>(shared_config_hash(config));
+  const int64_t mine = shared_config_hash(config);
   auto theirs =
       torch::full({1}, mine, torch::TensorOptions().dtype(torch::kLong).device(comm.device()));
   comm.broadcast(theirs, "config check");
