@@ -23,11 +23,9 @@ using Clock = std::chrono::steady_clock;
 constexpr int kMaxWorkers = 256;
 pid_t g_workers[kMaxWorkers];
 std::atomic<int> g_worker_count{0};
-std::atomic<int> g_forwarded{0};
 
 // Async-signal-safe: passes the signal on to every worker still listed.
 extern "C" void forward_signal(int signal) {
-  g_forwarded.store(signal);
   const int n = g_worker_count.load();
   for (int i = 0; i < n; ++i) {
     if (g_workers[i] > 0) kill(g_workers[i], signal);

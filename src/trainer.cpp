@@ -184,7 +184,6 @@ class Trainer {
   int64_t consecutive_nonfinite_ = 0;
   Clock::time_point run_start_;
   ProgressLine progress_;
-  Shard shard_;
   std::unique_ptr<StopSignals> signals_;
   bool stop_agreed_ = false;
 };
@@ -202,8 +201,7 @@ Trainer::Trainer(const Config& config, const TrainOptions& options, std::ostream
       state_(config, device_),
       diffusion_(config.diffusion),
       step_(config, state_, diffusion_, device_, comm_.get()),
-      progress_(log_, options.terminal),
-      shard_{options.world.rank, options.world.world} {
+      progress_(log_, options.terminal) {
   diffusion_.to(device_);
   on_all_workers(comm_.get(), "data loading", [&] { load_data(); });
   state_.meta.class_names = data_.class_names;
@@ -308,7 +306,7 @@ bool Trainer::train_one_step() {
   const int64_t step = state_.meta.step;
   torch::Tensor loss;
   for (int64_t micro = 0; micro < tc_.grad_accum; ++micro) {
-    auto batch = sampler_->next(tc_.batch_size, shard_);
+    auto batch = sampler_->next(tc_.batch_size, step_.shard());
     auto l = step_.accumulate(batch.images, batch.labels, step, micro, poison && micro == 0);
     loss = micro == 0 ? l : loss + l;
   }

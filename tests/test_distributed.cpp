@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "ddpm/checkpoint.h"
@@ -91,6 +93,27 @@ void expect_same_training(const Weights& a, const Weights& b, int64_t step) {
             << "\n";
 }
 
+// The training loss of every log line of a run (metrics.jsonl rows with "loss").
+std::vector<double> logged_losses(const std::string& run) {
+  std::vector<double> losses;
+  std::istringstream rows(test::read_file(run + "/metrics.jsonl"));
+  for (std::string line; std::getline(rows, line);) {
+    const auto row = nlohmann::json::parse(line);
+    if (row.contains("loss")) losses.push_back(row["loss"].get<double>());
+  }
+  return losses;
+}
+
+// The same losses, averaged over the workers: Adam with clipping would hide gradients summed
+// instead of averaged, the logged loss does not.
+void expect_same_losses(const std::string& a, const std::string& b) {
+  const auto la = logged_losses(a), lb = logged_losses(b);
+  ASSERT_EQ(la.size(), lb.size());
+  ASSERT_FALSE(la.empty());
+  for (size_t i = 0; i < la.size(); ++i)
+    EXPECT_NEAR(la[i], lb[i], 1e-5 * la[i]) << "log line " << i;
+}
+
 class DistributedTest : public ::testing::Test {
  protected:
   void SetUp() override { test::make_emoji_folder(data(), 48); }
@@ -114,6 +137,7 @@ TEST_F(DistributedTest, TwoWorkersMatchOneProcessWithTheSameGlobalBatch) {
   auto two = train("two", 6, 2);
   EXPECT_NE(two.err.find("× 2 workers (4 each)"), std::string::npos) << two.err;
   expect_same_training(load(dir_ / "one/last.pt"), load(dir_ / "two/last.pt"), 6);
+  expect_same_losses(dir_ / "one", dir_ / "two");
 }
 
 // With gradient accumulation the allreduce comes once per optimizer step, after the last
@@ -124,6 +148,7 @@ TEST_F(DistributedTest, TwoWorkersMatchOneProcessWithGradientAccumulation) {
   ASSERT_EQ(run_ddpm(args("two", accumulate + " --nproc 2")).exit_code, 0);
   const Weights one = load(dir_ / "one/last.pt"), two = load(dir_ / "two/last.pt");
   expect_same_training(one, two, 5);
+  expect_same_losses(dir_ / "one", dir_ / "two");
   // 5 steps × 2 micro-batches × 8 images = 80 of 48 images: epoch 1, 32 in.
   EXPECT_EQ(two.meta.data.epoch, 1);
   EXPECT_EQ(two.meta.data.index, 32);
@@ -242,6 +267,15 @@ struct Launch {
   std::vector<pid_t> workers;
 };
 
+// The launcher's line for one worker's end, e.g. "worker 1 (pid 42) was killed by signal 9".
+void expect_worker_line(const std::string& log, const Launch& l, int rank,
+                        const std::string& outcome) {
+  EXPECT_NE(log.find("worker " + std::to_string(rank) + " (pid " + std::to_string(l.workers[rank]) +
+                     ") " + outcome),
+            std::string::npos)
+      << log;
+}
+
 Launch start_long_run(const test::TempDir& dir, const std::string& train_args) {
   Launch l{0, dir / "launch.log", {}};
   l.pid = test::spawn_ddpm(train_args + " --set train.steps=100000 --nproc 2", l.log);
@@ -270,12 +304,8 @@ TEST_F(DistributedTest, ALostWorkerEndsTheRunWithAClearError) {
                      "rank 0: a worker was lost or did not answer within train.dist_timeout = 5 s"),
             std::string::npos)
       << log;
-  EXPECT_NE(log.find("worker 1 (pid " + std::to_string(l.workers[1]) + ") was killed by signal 9"),
-            std::string::npos)
-      << log;
-  EXPECT_NE(log.find("worker 0 (pid " + std::to_string(l.workers[0]) + ") exited with status 1"),
-            std::string::npos)
-      << log;
+  expect_worker_line(log, l, 1, "was killed by signal 9");
+  expect_worker_line(log, l, 0, "exited with status 1");
   EXPECT_GT(load(dir_ / "run/last.pt").meta.step, 0);  // the last good checkpoint loads
 }
 
@@ -291,9 +321,7 @@ TEST_F(DistributedTest, AHungWorkerEndsTheRunWithinTheTimeout) {
   EXPECT_LT(seconds, 5 + 10 + 10);
   const std::string log = test::read_file(l.log);
   EXPECT_NE(log.find("did not answer within train.dist_timeout = 5 s"), std::string::npos) << log;
-  EXPECT_NE(log.find("worker 1 (pid " + std::to_string(l.workers[1]) + ") was killed by signal 9"),
-            std::string::npos)
-      << log;
+  expect_worker_line(log, l, 1, "was killed by signal 9");
   EXPECT_GT(load(dir_ / "run/last.pt").meta.step, 0);
 }
 
@@ -304,12 +332,8 @@ TEST_F(DistributedTest, SigintToTheLauncherSavesOnceAndStopsEveryWorker) {
   EXPECT_EQ(test::wait_exit(l.pid), 0);
   const std::string log = test::read_file(l.log);
   EXPECT_NE(log.find("stopped by signal 2 at step"), std::string::npos) << log;
-  EXPECT_NE(log.find("worker 0 (pid " + std::to_string(l.workers[0]) + ") exited with status 0"),
-            std::string::npos)
-      << log;
-  EXPECT_NE(log.find("worker 1 (pid " + std::to_string(l.workers[1]) + ") exited with status 0"),
-            std::string::npos)
-      << log;
+  expect_worker_line(log, l, 0, "exited with status 0");
+  expect_worker_line(log, l, 1, "exited with status 0");
   const int64_t step = load(dir_ / "run/last.pt").meta.step;
   EXPECT_GT(step, 0);
   auto rest = train("run", static_cast<int>(step) + 2, 2, /*resume=*/true);

@@ -27,8 +27,8 @@ struct WorldInfo {
   // under a per-attempt prefix (TORCHELASTIC_USE_AGENT_STORE, TORCHELASTIC_RESTART_COUNT).
   bool agent_store = false;
   std::string store_prefix;
-  bool distributed() const { return world > 1 || launched; }
   bool launched = false;  // RANK/WORLD_SIZE were set (a launched job, even of one worker)
+  bool distributed() const { return launched; }
 };
 
 // The job described by the environment; a single process when RANK and WORLD_SIZE are unset.

@@ -46,6 +46,8 @@ class TrainStep {
   AppliedStep apply(int64_t step);
   // Drops the accumulated gradients (a skipped step).
   void discard();
+  // This worker's rows of every global batch.
+  const Shard& shard() const { return shard_; }
 
  private:
   void zero_grads();
