@@ -7,6 +7,8 @@
 #   scripts/gpu_check.sh test    # the whole ctest suite against LibTorch 2.x
 #   scripts/gpu_check.sh run     # train/sample on the GPU (fp32 and bf16), resume CPU -> GPU -> CPU
 #   scripts/gpu_check.sh bench   # BENCHMARKS.md's GPU tables: ddpm vs eager PyTorch, fp32 and bf16
+#   scripts/gpu_check.sh fashion # configs/fashion_gpu.json for STEPS (default 5000) steps, scored by
+#                                # the Fashion-MNIST classifier every 1000 steps; resumable (run again)
 # Logs, grids and tables go to $OUT (the device tool's output folder) or build-gpu/check/.
 # DEVICE=cpu runs the `run` stage on the CPU (to check this script anywhere); STEPS sets its length
 # and SAMPLERS its samplers (default: ddpm ddim dpmpp2m; the 1000-step ddpm one is slow on a CPU).
@@ -111,7 +113,24 @@ bench)
     cat "$out/$name.log" >>"$out/summary.txt"
   done
   ;;
+fashion)
+  [ -x "$ddpm" ] || fail "run the build stage first"
+  [ -d data/fashion/train ] || logged data_fashion "$ddpm" data fashion-mnist --out data/fashion \
+    --source "${FASHION_SOURCE:-.deps/fashion-mnist}"
+  [ -f data/fashion/classifier.pt ] || logged classifier python3 scripts/fashion_classifier.py
+  runs=build-gpu/runs/fashion_gpu
+  resume=()
+  [ -f "$runs/last.pt" ] && resume=(--resume)
+  logged train_fashion "$ddpm" train --config configs/fashion_gpu.json "${resume[@]}" \
+    --set "train.device=$device" --set "train.steps=${STEPS:-5000}" --set "train.run_dir=$runs" \
+    --set train.classifier=data/fashion/classifier.pt --set train.classifier_every=1000 \
+    --set train.classifier_n=1000
+  logged sample_fashion "$ddpm" sample --ckpt "$runs/last.pt" --per-class 10 --device "$device" \
+    --out "$out/fashion_gpu_samples.png"
+  grep '"fid"' "$runs/metrics.jsonl" | tee "$out/fashion_gpu_scores.jsonl" >>"$out/summary.txt" || true
+  cp -r "$runs/previews" "$out/fashion_gpu_previews" 2>/dev/null || true
+  ;;
 *)
-  fail "unknown stage '$stage' (build, test, run or bench)"
+  fail "unknown stage '$stage' (build, test, run, bench or fashion)"
   ;;
 esac

@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 for needed in /usr/include/nlohmann/json.hpp /usr/include/cxxopts.hpp /usr/include/stb/stb_image.h \
               /usr/share/cmake/nlohmann_json/nlohmann_jsonConfig.cmake /usr/src/googletest/CMakeLists.txt \
-              /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf; do
+              /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf \
+              /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz; do
   if [ ! -e "$needed" ]; then
     echo "gpu_deps.sh: $needed is missing: run scripts/setup.sh first" >&2
     exit 1
@@ -20,4 +21,6 @@ cp -r /usr/share/cmake/nlohmann_json .deps/share/cmake/
 cp -r /usr/src/googletest .deps/googletest
 # The built-in data set is cut from this font.
 cp /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf .deps/
+# Fashion-MNIST's IDX files, for gpu_check.sh's fashion stage.
+cp -r /usr/share/datasets/fashion-mnist .deps/fashion-mnist
 du -sh .deps
