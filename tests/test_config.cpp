@@ -188,7 +188,8 @@ TEST(Config, OverridesParseValuesAndCheckKeys) {
 }
 
 TEST(Config, ShippedConfigsAreValid) {
-  for (const char* name : {"cifar10", "flowers", "tiny", "default", "emoji64", "fashion", "fashion_gpu"}) {
+  for (const char* name :
+       {"cifar10", "flowers", "tiny", "default", "emoji64", "fashion", "fashion_gpu"}) {
     Config c = load_config(test::source_path(std::string("configs/") + name + ".json"));
     EXPECT_NO_THROW(validate(c)) << name;
     EXPECT_EQ(c.name, name);
