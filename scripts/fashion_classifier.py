@@ -15,10 +15,14 @@ import struct
 import sys
 import time
 
-import numpy as np
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+try:
+    import numpy as np
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except ImportError as missing:
+    sys.exit(f"fashion_classifier.py: {missing}: install Debian's python3-torch "
+             "(sudo apt-get install python3-torch, or scripts/setup.sh)")
 
 SOURCE = "/usr/share/datasets/fashion-mnist"
 

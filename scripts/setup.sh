@@ -5,8 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(libtorch-dev nlohmann-json3-dev libcxxopts-dev libstb-dev libgtest-dev libopenblas0-pthread
-          cmake g++ make ccache fonts-noto-color-emoji zlib1g-dev dataset-fashion-mnist
-          clang-format python3 libgloo-dev python3-torch)
+          cmake g++ make ccache fonts-noto-color-emoji zlib1g-dev dataset-fashion-mnist libgloo-dev)
+# What only the test suite and the tooling scripts use (the style check, torchrun, fashion_classifier.py).
+# `--target NAME` (the demo) builds one program and skips them, to save the download.
+[ "${1:-}" = "--target" ] || packages+=(clang-format python3 python3-torch)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
