@@ -128,7 +128,8 @@ fashion)
   logged sample_fashion "$ddpm" sample --ckpt "$runs/last.pt" --per-class 10 --device "$device" \
     --out "$out/fashion_gpu_samples.png"
   grep '"fid"' "$runs/metrics.jsonl" | tee "$out/fashion_gpu_scores.jsonl" >>"$out/summary.txt" || true
-  cp -r "$runs/previews" "$out/fashion_gpu_previews" 2>/dev/null || true
+  mkdir -p "$out/fashion_gpu_previews"  # the previews so far (a rerun resumes and adds to them)
+  cp "$runs"/previews/*.png "$out/fashion_gpu_previews/" 2>/dev/null || true
   ;;
 *)
   fail "unknown stage '$stage' (build, test, run, bench or fashion)"

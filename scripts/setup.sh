@@ -4,11 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+target=()
+[ "${1:-}" = "--target" ] && target=(--target "$2")
+
 packages=(libtorch-dev nlohmann-json3-dev libcxxopts-dev libstb-dev libgtest-dev libopenblas0-pthread
           cmake g++ make ccache fonts-noto-color-emoji zlib1g-dev dataset-fashion-mnist libgloo-dev)
 # What only the test suite and the tooling scripts use (the style check, torchrun, fashion_classifier.py).
 # `--target NAME` (the demo) builds one program and skips them, to save the download.
-[ "${1:-}" = "--target" ] || packages+=(clang-format python3 python3-torch)
+((${#target[@]})) || packages+=(clang-format python3 python3-torch)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -22,8 +25,6 @@ if ((${#missing[@]})); then
 fi
 
 [ "${1:-}" = "--no-build" ] && exit 0
-target=()
-[ "${1:-}" = "--target" ] && target=(--target "$2")
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j "$(nproc)" "${target[@]}"

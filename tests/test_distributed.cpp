@@ -9,9 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <nlohmann/json.hpp>
 #include <regex>
-#include <sstream>
 #include <thread>
 
 #include "ddpm/checkpoint.h"
@@ -93,21 +91,10 @@ void expect_same_training(const Weights& a, const Weights& b, int64_t step) {
             << "\n";
 }
 
-// The training loss of every log line of a run (metrics.jsonl rows with "loss").
-std::vector<double> logged_losses(const std::string& run) {
-  std::vector<double> losses;
-  std::istringstream rows(test::read_file(run + "/metrics.jsonl"));
-  for (std::string line; std::getline(rows, line);) {
-    const auto row = nlohmann::json::parse(line);
-    if (row.contains("loss")) losses.push_back(row["loss"].get<double>());
-  }
-  return losses;
-}
-
 // The same losses, averaged over the workers: Adam with clipping would hide gradients summed
 // instead of averaged, the logged loss does not.
 void expect_same_losses(const std::string& a, const std::string& b) {
-  const auto la = logged_losses(a), lb = logged_losses(b);
+  const auto la = test::metric_values(a, "loss"), lb = test::metric_values(b, "loss");
   ASSERT_EQ(la.size(), lb.size());
   ASSERT_FALSE(la.empty());
   for (size_t i = 0; i < la.size(); ++i)

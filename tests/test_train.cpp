@@ -8,7 +8,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
 
@@ -205,14 +204,8 @@ TEST_F(TrainTest, TrainingLowersTheLossAndTheHeldOutBound) {
                           (dir_ / "heldout") + "'"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("held-out at step 150: loss"), std::string::npos) << r.err;
-  std::ifstream in(dir_ / "run/metrics.jsonl");
-  std::vector<double> losses, heldout_bpd;
-  for (std::string line; std::getline(in, line);) {
-    auto row = nlohmann::json::parse(line);
-    if (row.contains("loss")) losses.push_back(row["loss"].get<double>());
-    if (row.contains("heldout_bpd_ema"))
-      heldout_bpd.push_back(row["heldout_bpd_ema"].get<double>());
-  }
+  const auto losses = test::metric_values(dir_ / "run", "loss");
+  const auto heldout_bpd = test::metric_values(dir_ / "run", "heldout_bpd_ema");
   ASSERT_EQ(heldout_bpd.size(), 2u);
   EXPECT_LT(heldout_bpd[1], heldout_bpd[0]);
   ASSERT_EQ(losses.size(), 12u);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 
@@ -53,6 +54,16 @@ std::string read_file(const std::string& path) {
   std::stringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
+}
+
+std::vector<double> metric_values(const std::string& run_dir, const std::string& key) {
+  std::vector<double> values;
+  std::istringstream rows(read_file(run_dir + "/metrics.jsonl"));
+  for (std::string line; std::getline(rows, line);) {
+    const auto row = nlohmann::json::parse(line);
+    if (row.contains(key)) values.push_back(row[key].get<double>());
+  }
+  return values;
 }
 
 std::string source_path(const std::string& relative) {

@@ -53,6 +53,8 @@ void expect_one_line_error(const CommandResult& r, const std::string& message,
 void write_file(const std::string& path, const std::string& content);
 std::string read_file(const std::string& path);
 std::string source_path(const std::string& relative);
+// The values of `key`, in order, from the rows of a run's metrics.jsonl that have it.
+std::vector<double> metric_values(const std::string& run_dir, const std::string& key);
 
 }  // namespace ddpm::test
 
