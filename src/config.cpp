@@ -66,6 +66,7 @@ void visit_fields(C& c, F&& f) {
   f("adam_eps", c.adam_eps);
   f("weight_decay", c.weight_decay);
   f("warmup_steps", c.warmup_steps);
+  f("lr_schedule", c.lr_schedule);
   f("grad_clip", c.grad_clip);
   f("ema_decay", c.ema_decay);
   f("ema_start", c.ema_start);

@@ -2,6 +2,8 @@
 
 #include <ATen/Context.h>
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
 #include <mutex>
 
@@ -52,8 +54,18 @@ Draws draw_shard(const GaussianDiffusion& diffusion, const torch::Tensor& x0, in
 }  // namespace
 
 double learning_rate_at(const TrainConfig& train, int64_t step) {
-  if (train.warmup_steps <= 0) return train.lr;
-  return train.lr * std::min(1.0, static_cast<double>(step + 1) / train.warmup_steps);
+  const double warm =
+      train.warmup_steps <= 0
+          ? 1.0
+          : std::min(1.0, static_cast<double>(step + 1) / static_cast<double>(train.warmup_steps));
+  const int64_t span = train.steps - train.warmup_steps;
+  if (train.lr_schedule == LrSchedule::constant || span <= 0) return train.lr * warm;
+  const double done = std::clamp(
+      static_cast<double>(step - train.warmup_steps) / static_cast<double>(span), 0.0, 1.0);
+  const double decay = train.lr_schedule == LrSchedule::linear
+                           ? 1.0 - done
+                           : 0.5 * (1.0 + std::cos(3.14159265358979323846 * done));
+  return train.lr * warm * decay;
 }
 
 TrainStep::TrainStep(const Config& config, TrainState& state, const GaussianDiffusion& diffusion,

@@ -63,5 +63,31 @@ TEST(Trainer, LinearWarmup) {
   EXPECT_DOUBLE_EQ(learning_rate_at(t, 0), 2e-4);
 }
 
+// After a warm-up of 100 steps, the decay to 0 at step 1100 against its closed forms: linear
+// 1 - d and cosine (1 + cos πd)/2 with d = (step - 100)/1000; the warm-up multiplies, the step
+// count past the end holds at 0, and a run shorter than its warm-up never decays.
+TEST(Trainer, LrScheduleDecaysToZeroAtTheLastStep) {
+  TrainConfig t;
+  t.lr = 1e-3;
+  t.warmup_steps = 100;
+  t.steps = 1100;
+  t.lr_schedule = LrSchedule::linear;
+  EXPECT_DOUBLE_EQ(learning_rate_at(t, 49), 1e-3 * 0.5);
+  EXPECT_DOUBLE_EQ(learning_rate_at(t, 100), 1e-3);
+  EXPECT_NEAR(learning_rate_at(t, 350), 1e-3 * 0.75, 1e-15);
+  EXPECT_NEAR(learning_rate_at(t, 1099), 1e-3 * 0.001, 1e-15);
+  EXPECT_DOUBLE_EQ(learning_rate_at(t, 5000), 0.0);
+  t.lr_schedule = LrSchedule::cosine;
+  EXPECT_DOUBLE_EQ(learning_rate_at(t, 100), 1e-3);
+  EXPECT_NEAR(learning_rate_at(t, 350), 1e-3 * (1 + std::sqrt(0.5)) / 2, 1e-15);
+  EXPECT_NEAR(learning_rate_at(t, 600), 0.5e-3, 1e-15);
+  EXPECT_NEAR(learning_rate_at(t, 850), 1e-3 * (1 - std::sqrt(0.5)) / 2, 1e-15);
+  EXPECT_NEAR(learning_rate_at(t, 1100), 0.0, 1e-18);
+  for (int64_t s = 100; s < 1100; ++s)
+    EXPECT_LE(learning_rate_at(t, s + 1), learning_rate_at(t, s));
+  t.steps = 50;
+  EXPECT_DOUBLE_EQ(learning_rate_at(t, 49), 1e-3 * 0.5);
+}
+
 }  // namespace
 }  // namespace ddpm

@@ -1,6 +1,6 @@
-// The typed choices of a config (schedule, objective, loss, weighting, variance, precision,
-// sampler, spacing): one name table each, parsed once where text enters (config files, --set,
-// flags) and written back by the same table.
+// The typed choices of a config (schedule, objective, loss, weighting, variance, lr schedule,
+// precision, sampler, spacing): one name table each, parsed once where text enters (config files,
+// --set, flags) and written back by the same table.
 #pragma once
 #include <array>
 #include <string>
@@ -11,8 +11,9 @@ namespace ddpm {
 enum class Schedule { linear, cosine };
 enum class Objective { eps, x0, v };  // what the network predicts
 enum class Loss { l1, l2 };
-enum class LossWeighting { none, min_snr };        // min_snr: Hang et al. 2023
-enum class Variance { fixed_small, fixed_large };  // β̃_t | β_t
+enum class LossWeighting { none, min_snr };          // min_snr: Hang et al. 2023
+enum class Variance { fixed_small, fixed_large };    // β̃_t | β_t
+enum class LrSchedule { constant, linear, cosine };  // after the warm-up
 enum class Precision { fp32, bf16 };  // bf16: autocast of the network; loss and weights stay fp32
 enum class Sampler { ddpm, ddim, dpmpp2m, heun };
 // Timesteps of the few-step samplers; automatic: uniform for ddim, logsnr for dpmpp2m.
@@ -33,6 +34,8 @@ DDPM_CHOICES(Loss, {Loss::l1, "l1"}, {Loss::l2, "l2"});
 DDPM_CHOICES(LossWeighting, {LossWeighting::none, "none"}, {LossWeighting::min_snr, "min_snr"});
 DDPM_CHOICES(Variance, {Variance::fixed_small, "fixed_small"},
              {Variance::fixed_large, "fixed_large"});
+DDPM_CHOICES(LrSchedule, {LrSchedule::constant, "constant"}, {LrSchedule::linear, "linear"},
+             {LrSchedule::cosine, "cosine"});
 DDPM_CHOICES(Precision, {Precision::fp32, "fp32"}, {Precision::bf16, "bf16"});
 DDPM_CHOICES(Sampler, {Sampler::ddpm, "ddpm"}, {Sampler::ddim, "ddim"},
              {Sampler::dpmpp2m, "dpmpp2m"}, {Sampler::heun, "heun"});

@@ -54,6 +54,8 @@ struct TrainConfig {
   double adam_eps = 1e-8;
   double weight_decay = 0.0;
   int64_t warmup_steps = 5000;
+  // After the warm-up: constant, or decayed to 0 at train.steps (linear or half-cosine).
+  LrSchedule lr_schedule = LrSchedule::constant;
   double grad_clip = 1.0;  // <= 0 disables clipping
   double ema_decay = 0.9999;
   int64_t ema_start = 0;

@@ -61,7 +61,11 @@ class TrainStep {
   std::unique_ptr<GradientSync> sync_;  // with several workers
 };
 
-// Linear warm-up: lr · min(1, (step + 1)/warmup_steps).
+// Linear warm-up, lr · min(1, (step + 1)/warmup_steps), then train.lr_schedule: constant, or with
+// d = (step - warmup_steps)/(steps - warmup_steps) in [0, 1], a decay factor of 1 - d (linear) or
+// (1 + cos πd)/2 (cosine, Loshchilov & Hutter 2017, without restarts). A function of the step
+// alone, so a resumed run follows the same curve; raising train.steps on --resume stretches the
+// decay.
 double learning_rate_at(const TrainConfig& train, int64_t step);
 
 }  // namespace ddpm
