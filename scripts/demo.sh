@@ -13,7 +13,7 @@ if [ "${1:-}" = "--emoji" ]; then
   name=default config=configs/default.json steps=${STEPS:-400} eval_data=data/emoji
   sample_args=(--n 64)
 else
-  name=fashion config=configs/fashion.json steps=${STEPS:-600} eval_data=data/fashion/test
+  name=fashion config=configs/fashion.json steps=${STEPS:-1200} eval_data=data/fashion/test
   sample_args=(--per-class 10)
 fi
 
