@@ -62,9 +62,9 @@ double learning_rate_at(const TrainConfig& train, int64_t step) {
   if (train.lr_schedule == LrSchedule::constant || span <= 0) return train.lr * warm;
   const double done = std::clamp(
       static_cast<double>(step - train.warmup_steps) / static_cast<double>(span), 0.0, 1.0);
-  const double decay = train.lr_schedule == LrSchedule::linear
-                           ? 1.0 - done
-                           : 0.5 * (1.0 + std::cos(3.14159265358979323846 * done));
+  const double pi = std::acos(-1.0);
+  const double decay =
+      train.lr_schedule == LrSchedule::linear ? 1.0 - done : 0.5 * (1.0 + std::cos(pi * done));
   return train.lr * warm * decay;
 }
 
