@@ -5,19 +5,20 @@
 # bits/dim bound against an untrained model. Run it again to continue the same run (STEPS=N raises the
 # step budget).
 #   scripts/demo.sh            Fashion-MNIST (28x28 grey, 10 classes)
-#   scripts/demo.sh --emoji    the emoji set (configs/default.json, 32x32 colour, unconditional)
+#   scripts/demo.sh --emoji    the emoji set (configs/emoji.json, 32x32 colour, one class per Unicode
+#                              emoji group: Smileys & Emotion, People & Body, ..., Flags)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "${1:-}" = "--emoji" ]; then
-  name=default config=configs/default.json steps=${STEPS:-400} eval_data=data/emoji
-  sample_args=(--n 64)
+  name=emoji config=configs/emoji.json steps=${STEPS:-1200} eval_data=data/emoji-groups
+  sample_args=(--per-class 8)
 else
   name=fashion config=configs/fashion.json steps=${STEPS:-1200} eval_data=data/fashion/test
   sample_args=(--per-class 10)
 fi
 
-scripts/setup.sh --target ddpm   # also extracts data/emoji and data/fashion
+scripts/setup.sh --target ddpm   # also extracts data/emoji, data/emoji-groups and data/fashion
 
 resume=()
 [ -f "runs/$name/last.pt" ] && resume=(--resume)

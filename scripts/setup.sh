@@ -8,7 +8,8 @@ target=()
 [ "${1:-}" = "--target" ] && target=(--target "$2")
 
 packages=(libtorch-dev nlohmann-json3-dev libcxxopts-dev libstb-dev libgtest-dev libopenblas0-pthread
-          cmake g++ make ccache fonts-noto-color-emoji zlib1g-dev dataset-fashion-mnist libgloo-dev)
+          cmake g++ make ccache fonts-noto-color-emoji unicode-data zlib1g-dev dataset-fashion-mnist
+          libgloo-dev)
 # What only the test suite and the tooling scripts use (the style check, torchrun, fashion_classifier.py).
 # `--target NAME` (the demo) builds one program and skips them, to save the download.
 ((${#target[@]})) || packages+=(clang-format python3 python3-torch)
@@ -29,7 +30,10 @@ fi
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j "$(nproc)" "${target[@]}"
 
-# The built-in data sets as image folders, once: Noto Color Emoji artwork, and Fashion-MNIST from
-# Debian's dataset-fashion-mnist (data/fashion/train and data/fashion/test, one folder per class).
+# The built-in data sets as image folders, once: Noto Color Emoji artwork (data/emoji, and
+# data/emoji-groups with a folder per Unicode emoji group from unicode-data's emoji-test.txt), and
+# Fashion-MNIST from Debian's dataset-fashion-mnist (data/fashion/train and data/fashion/test, one
+# folder per class).
 [ -d data/emoji ] || build/ddpm data emoji --out data/emoji
+[ -d data/emoji-groups ] || build/ddpm data emoji --by-group --out data/emoji-groups
 [ -d data/fashion ] || build/ddpm data fashion-mnist --out data/fashion

@@ -16,4 +16,11 @@ std::vector<std::pair<size_t, size_t>> find_embedded_pngs(const std::vector<uint
 // `out_dir` (emoji_0000.png, …). Returns the number written. `limit` > 0 stops early.
 int64_t extract_emoji(const std::string& font_path, const std::string& out_dir, int64_t limit = 0);
 
+// The same artwork with class labels: one subfolder per Unicode emoji group, in emoji-test.txt's
+// order (<out_dir>/0_Smileys-Emotion, 1_People-Body, ..., 9_Flags), for a class-conditional model.
+// Glyphs that belong to no group are left out. Returns the number written per group.
+std::vector<int64_t> extract_emoji_groups(const std::string& font_path,
+                                          const std::string& emoji_test_path,
+                                          const std::string& out_dir, int64_t limit = 0);
+
 }  // namespace ddpm

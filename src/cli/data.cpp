@@ -2,10 +2,29 @@
 
 #include "ddpm/commands.h"
 #include "ddpm/emoji.h"
+#include "ddpm/emoji_groups.h"
 #include "ddpm/error.h"
 #include "ddpm/idx.h"
 
 namespace ddpm {
+namespace {
+
+int write_emoji_groups(const cxxopts::ParseResult& args, const std::string& out, int64_t limit) {
+  const std::string emoji_test = args["emoji-test"].as<std::string>();
+  const auto written = extract_emoji_groups(args["font"].as<std::string>(), emoji_test, out, limit);
+  const auto names = read_emoji_test(emoji_test).names;
+  int64_t total = 0;
+  std::string counts;
+  for (size_t g = 0; g < written.size(); ++g) {
+    total += written[g];
+    counts += (g ? ", " : "") + names[g] + " " + std::to_string(written[g]);
+  }
+  std::cout << "wrote " << total << " emoji images (128x128 RGB PNG) in " << written.size()
+            << " group folders to " << out << ": " << counts << "\n";
+  return 0;
+}
+
+}  // namespace
 
 int command_data(int argc, char** argv) {
   cxxopts::Options options(argv[0], "Prepare a built-in data set as an image folder.");
@@ -14,8 +33,15 @@ int command_data(int argc, char** argv) {
                         "data set: emoji (Noto Color Emoji artwork, Apache-2.0) or fashion-mnist "
                         "(Zalando's Fashion-MNIST, MIT, from Debian's dataset-fashion-mnist)",
                         cxxopts::value<std::string>())(
-      "out", "output folder (default: data/emoji or data/fashion)", cxxopts::value<std::string>())(
-      "font", "the emoji font file", cxxopts::value<std::string>()->default_value(kEmojiFontPath))(
+      "out",
+      "output folder (default: data/emoji, data/emoji-groups with --by-group, or data/fashion)",
+      cxxopts::value<std::string>())("font", "the emoji font file",
+                                     cxxopts::value<std::string>()->default_value(kEmojiFontPath))(
+      "by-group",
+      "emoji: one class folder per Unicode emoji group (Smileys & Emotion, ..., Flags), for a "
+      "class-conditional model")(
+      "emoji-test", "emoji --by-group: Unicode's emoji-test.txt (Debian's unicode-data)",
+      cxxopts::value<std::string>()->default_value(kEmojiTestPath))(
       "source", "fashion-mnist: the folder of IDX files",
       cxxopts::value<std::string>()->default_value(kFashionMnistDir))(
       "limit", "write at most this many images (0 = all)",
@@ -38,10 +64,14 @@ int command_data(int argc, char** argv) {
               << out << "/train and " << out << "/test\n";
     return 0;
   }
-  const auto out = args.count("out") ? args["out"].as<std::string>() : std::string("data/emoji");
+  const bool by_group = args.count("by-group") > 0;
+  const auto out = args.count("out") ? args["out"].as<std::string>()
+                   : by_group        ? std::string("data/emoji-groups")
+                                     : std::string("data/emoji");
   const int64_t limit = args["limit"].as<int64_t>();
   if (limit < 0)
     throw Error("--limit " + std::to_string(limit) + ": must be non-negative (0 = all)");
+  if (by_group) return write_emoji_groups(args, out, limit);
   const int64_t n = extract_emoji(args["font"].as<std::string>(), out, limit);
   std::cout << "wrote " << n << " emoji images (128x128 RGB PNG) to " << out << "\n";
   return 0;

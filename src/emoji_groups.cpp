@@ -1,0 +1,172 @@
+#include "ddpm/emoji_groups.h"
+
+#include <cctype>
+#include <sstream>
+
+#include "ddpm/error.h"
+#include "ddpm/file_input.h"
+
+namespace ddpm {
+namespace {
+
+constexpr uint32_t kVariationSelect16 = 0xFE0F;
+constexpr uint32_t kZeroWidthJoiner = 0x200D;
+constexpr size_t kMaxDepth = 8;        // ligatures of ligatures
+constexpr size_t kMaxCandidates = 64;  // sequences per glyph
+
+std::vector<uint32_t> parse_code_points(const std::string& field, const std::string& where) {
+  std::vector<uint32_t> points;
+  std::istringstream in(field);
+  std::string token;
+  while (in >> token) {
+    size_t used = 0;
+    unsigned long value = 0;
+    try {
+      value = std::stoul(token, &used, 16);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != token.size() || value > 0x10FFFF)
+      throw Error(where + ": '" + token + "' is not a code point (hex, at most 10FFFF)");
+    if (value != kVariationSelect16) points.push_back(static_cast<uint32_t>(value));
+  }
+  if (points.empty()) throw Error(where + ": a sequence with no code points");
+  return points;
+}
+
+void add_sequence(EmojiGroups& groups, const std::vector<uint32_t>& points) {
+  groups.group_of.emplace(points, static_cast<int>(groups.names.size()) - 1);
+  if (points.size() > 2 && points[1] == kZeroWidthJoiner) groups.zwj_heads.insert(points[0]);
+  if (points.size() > 3 && points[2] == kZeroWidthJoiner) groups.zwj_heads.insert(points[0]);
+}
+
+// How many leading code points of `points` form a sequence the file knows (0: none).
+size_t known_prefix(const EmojiGroups& groups, const std::vector<uint32_t>& points) {
+  for (size_t n = points.size(); n > 0; --n) {
+    const std::vector<uint32_t> head(points.begin(), points.begin() + static_cast<long>(n));
+    if (groups.group_of.count(head)) return n;
+  }
+  return 0;
+}
+
+void expand(const FontTables& font, const std::map<uint16_t, uint32_t>& code_point, uint16_t glyph,
+            size_t depth, std::vector<std::vector<uint32_t>>& out);
+
+// Appends every concatenation of the components' expansions to `out`.
+void expand_components(const FontTables& font, const std::map<uint16_t, uint32_t>& code_point,
+                       const std::vector<uint16_t>& components, size_t depth,
+                       std::vector<std::vector<uint32_t>>& out) {
+  std::vector<std::vector<uint32_t>> partial{{}};
+  for (uint16_t component : components) {
+    std::vector<std::vector<uint32_t>> options, next;
+    expand(font, code_point, component, depth + 1, options);
+    for (const auto& head : partial) {
+      for (const auto& tail : options) {
+        if (next.size() >= kMaxCandidates) break;
+        next.push_back(head);
+        next.back().insert(next.back().end(), tail.begin(), tail.end());
+      }
+    }
+    partial.swap(next);
+  }
+  for (auto& sequence : partial) {
+    if (out.size() < kMaxCandidates && !sequence.empty()) out.push_back(std::move(sequence));
+  }
+}
+
+void expand(const FontTables& font, const std::map<uint16_t, uint32_t>& code_point, uint16_t glyph,
+            size_t depth, std::vector<std::vector<uint32_t>>& out) {
+  const auto direct = code_point.find(glyph);
+  if (direct != code_point.end()) {
+    out.push_back({direct->second});
+    return;
+  }
+  const auto ligature = font.ligatures.find(glyph);
+  if (ligature == font.ligatures.end() || depth >= kMaxDepth) return;
+  for (const auto& components : ligature->second)
+    expand_components(font, code_point, components, depth, out);
+}
+
+}  // namespace
+
+EmojiGroups parse_emoji_test(const std::string& text, const std::string& name) {
+  EmojiGroups groups;
+  std::istringstream in(text);
+  std::string line;
+  for (size_t number = 1; std::getline(in, line); ++number) {
+    const std::string where = name + ":" + std::to_string(number);
+    if (line.rfind("# group:", 0) == 0) {
+      const size_t start = line.find_first_not_of(' ', 8);
+      groups.names.push_back(start == std::string::npos ? "" : line.substr(start));
+      continue;
+    }
+    const size_t semicolon = line.find(';');
+    if (line.empty() || line[0] == '#' || semicolon == std::string::npos) continue;
+    if (groups.names.empty()) throw Error(where + ": a sequence before the first '# group:' line");
+    std::vector<uint32_t> points = parse_code_points(line.substr(0, semicolon), where);
+    add_sequence(groups, points);
+  }
+  if (groups.group_of.empty())
+    throw Error(name + ": no '# group:' lines with sequences (expected Unicode's emoji-test.txt)");
+  return groups;
+}
+
+EmojiGroups read_emoji_test(const std::string& path) {
+  try {
+    return parse_emoji_test(read_small_file(path, 64u << 20, "emoji test file"), path);
+  } catch (const Error& e) {
+    throw Error(std::string(e.what()) +
+                "; the emoji groups come with 'apt-get install unicode-data'");
+  }
+}
+
+std::vector<std::vector<uint32_t>> glyph_sequences(const FontTables& font, uint16_t glyph) {
+  std::map<uint16_t, uint32_t> code_point;  // the lowest code point that maps to each glyph
+  for (const auto& [point, g] : font.cmap) code_point.emplace(g, point);
+  std::vector<std::vector<uint32_t>> out;
+  expand(font, code_point, glyph, 0, out);
+  for (auto& sequence : out) {
+    std::vector<uint32_t> kept;
+    for (uint32_t p : sequence)
+      if (p != kVariationSelect16) kept.push_back(p);
+    sequence.swap(kept);
+  }
+  return out;
+}
+
+int glyph_group(const FontTables& font, const EmojiGroups& groups, uint16_t glyph) {
+  int best = -1;
+  size_t best_length = 0;
+  bool best_head = false;
+  for (const auto& sequence : glyph_sequences(font, glyph)) {
+    const size_t length = known_prefix(groups, sequence);
+    if (length == 0) continue;
+    const bool head = groups.zwj_heads.count(sequence[0]) > 0;
+    if (length > best_length || (length == best_length && head && !best_head)) {
+      const std::vector<uint32_t> prefix(sequence.begin(),
+                                         sequence.begin() + static_cast<long>(length));
+      best = groups.group_of.at(prefix);
+      best_length = length;
+      best_head = head;
+    }
+  }
+  return best;
+}
+
+std::string group_folder_name(size_t index, size_t count, const std::string& group) {
+  std::string number = std::to_string(index);
+  const size_t width = std::to_string(count > 0 ? count - 1 : 0).size();
+  if (number.size() < width) number.insert(0, width - number.size(), '0');
+  std::string name;
+  for (char c : group) {
+    const bool keep = std::isalnum(static_cast<unsigned char>(c)) != 0;
+    if (keep)
+      name += c;
+    else if (!name.empty() && name.back() != '-')
+      name += '-';
+  }
+  while (!name.empty() && name.back() == '-') name.pop_back();
+  return number + "_" + (name.empty() ? "group" : name);
+}
+
+}  // namespace ddpm
