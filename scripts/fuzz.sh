@@ -2,7 +2,7 @@
 # Bounded libFuzzer runs (not part of the default tests), each under AddressSanitizer +
 # UndefinedBehaviorSanitizer: the config parser, the image decoder, the checkpoint reader, the
 # contents behind a checkpoint's CRC (metadata and tensor table), the data cache reader and the
-# command line of every subcommand.
+# command line of every subcommand, and the emoji font reader.
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 60)
 # Builds with clang into build-fuzz/, seeds each corpus with the shipped configs, the built-in emoji
 # PNGs and the checkpoint of a 2-step tiny run, and prints each target's executions. A crash leaves
@@ -16,7 +16,7 @@ if ! command -v clang++ >/dev/null; then
 fi
 cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DDDPM_FUZZ=ON -DDDPM_BUILD_TESTS=OFF >/dev/null
-targets=(config image checkpoint checkpoint_contents data_cache cli)
+targets=(config image checkpoint checkpoint_contents data_cache cli font)
 cmake --build build-fuzz -j "$(nproc)" --target "${targets[@]/#/fuzz_}" ddpm
 
 corpus=build-fuzz/corpus

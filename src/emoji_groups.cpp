@@ -11,8 +11,6 @@ namespace {
 
 constexpr uint32_t kVariationSelect16 = 0xFE0F;
 constexpr uint32_t kZeroWidthJoiner = 0x200D;
-constexpr size_t kMaxDepth = 8;        // ligatures of ligatures
-constexpr size_t kMaxCandidates = 64;  // sequences per glyph
 
 std::vector<uint32_t> parse_code_points(const std::string& field, const std::string& where) {
   std::vector<uint32_t> points;
@@ -49,43 +47,65 @@ size_t known_prefix(const EmojiGroups& groups, const std::vector<uint32_t>& poin
   return 0;
 }
 
-void expand(const FontTables& font, const std::map<uint16_t, uint32_t>& code_point, uint16_t glyph,
-            size_t depth, std::vector<std::vector<uint32_t>>& out);
+// Expands a glyph into the code point sequences it draws, within fixed bounds: a font's ligature
+// tables come from outside, and a corrupt one may nest or repeat without end.
+class Expander {
+ public:
+  explicit Expander(const FontTables& font) : font_(font) {
+    for (const auto& [point, glyph] : font.cmap) code_point_.emplace(glyph, point);
+  }
+  std::vector<std::vector<uint32_t>> expand(uint16_t glyph) {
+    work_ = 0;
+    std::vector<std::vector<uint32_t>> out;
+    expand(glyph, 0, out);
+    return out;
+  }
 
-// Appends every concatenation of the components' expansions to `out`.
-void expand_components(const FontTables& font, const std::map<uint16_t, uint32_t>& code_point,
-                       const std::vector<uint16_t>& components, size_t depth,
-                       std::vector<std::vector<uint32_t>>& out) {
-  std::vector<std::vector<uint32_t>> partial{{}};
-  for (uint16_t component : components) {
-    std::vector<std::vector<uint32_t>> options, next;
-    expand(font, code_point, component, depth + 1, options);
-    for (const auto& head : partial) {
-      for (const auto& tail : options) {
-        if (next.size() >= kMaxCandidates) break;
-        next.push_back(head);
-        next.back().insert(next.back().end(), tail.begin(), tail.end());
-      }
+ private:
+  static constexpr size_t kMaxDepth = 8;        // ligatures of ligatures
+  static constexpr size_t kMaxCandidates = 64;  // sequences per glyph
+  static constexpr size_t kMaxLength = 32;      // code points per sequence (real ones: at most 10)
+  static constexpr size_t kMaxWork = 100000;    // glyph visits per expansion
+
+  void expand(uint16_t glyph, size_t depth, std::vector<std::vector<uint32_t>>& out) {
+    if (++work_ > kMaxWork) return;
+    const auto direct = code_point_.find(glyph);
+    if (direct != code_point_.end()) {
+      out.push_back({direct->second});
+      return;
     }
-    partial.swap(next);
+    const auto ligature = font_.ligatures.find(glyph);
+    if (ligature == font_.ligatures.end() || depth >= kMaxDepth) return;
+    for (const auto& components : ligature->second) {
+      if (components.size() <= kMaxLength) expand_components(components, depth, out);
+    }
   }
-  for (auto& sequence : partial) {
-    if (out.size() < kMaxCandidates && !sequence.empty()) out.push_back(std::move(sequence));
-  }
-}
 
-void expand(const FontTables& font, const std::map<uint16_t, uint32_t>& code_point, uint16_t glyph,
-            size_t depth, std::vector<std::vector<uint32_t>>& out) {
-  const auto direct = code_point.find(glyph);
-  if (direct != code_point.end()) {
-    out.push_back({direct->second});
-    return;
+  // Appends every concatenation of the components' expansions to `out`.
+  void expand_components(const std::vector<uint16_t>& components, size_t depth,
+                         std::vector<std::vector<uint32_t>>& out) {
+    std::vector<std::vector<uint32_t>> partial{{}};
+    for (uint16_t component : components) {
+      std::vector<std::vector<uint32_t>> options, next;
+      expand(component, depth + 1, options);
+      for (const auto& head : partial) {
+        for (const auto& tail : options) {
+          if (next.size() >= kMaxCandidates || head.size() + tail.size() > kMaxLength) continue;
+          next.push_back(head);
+          next.back().insert(next.back().end(), tail.begin(), tail.end());
+        }
+      }
+      partial.swap(next);
+    }
+    for (auto& sequence : partial) {
+      if (out.size() < kMaxCandidates && !sequence.empty()) out.push_back(std::move(sequence));
+    }
   }
-  const auto ligature = font.ligatures.find(glyph);
-  if (ligature == font.ligatures.end() || depth >= kMaxDepth) return;
-  for (const auto& components : ligature->second)
-    expand_components(font, code_point, components, depth, out);
-}
+
+  const FontTables& font_;
+  std::map<uint16_t, uint32_t> code_point_;  // the lowest code point that maps to each glyph
+  size_t work_ = 0;
+};
 
 }  // namespace
 
@@ -121,10 +141,7 @@ EmojiGroups read_emoji_test(const std::string& path) {
 }
 
 std::vector<std::vector<uint32_t>> glyph_sequences(const FontTables& font, uint16_t glyph) {
-  std::map<uint16_t, uint32_t> code_point;  // the lowest code point that maps to each glyph
-  for (const auto& [point, g] : font.cmap) code_point.emplace(g, point);
-  std::vector<std::vector<uint32_t>> out;
-  expand(font, code_point, glyph, 0, out);
+  std::vector<std::vector<uint32_t>> out = Expander(font).expand(glyph);
   for (auto& sequence : out) {
     std::vector<uint32_t> kept;
     for (uint32_t p : sequence)

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include "ddpm/emoji.h"
 #include "ddpm/emoji_groups.h"
@@ -205,6 +206,33 @@ TEST(EmojiGroups, ATruncatedFontIsAClearError) {
   font[4] = 0, font[5] = 3;  // three tables: no cmap
   EXPECT_NE(test::error_of([&] { parse_font_tables(font, "f.ttf"); }).find("cmap table: missing"),
             std::string::npos);
+}
+
+// Every cut and a few thousand random byte changes of the test font: a result whose PNG ranges lie
+// inside the bytes, or a ddpm::Error; never a crash or a hang (scripts/fuzz.sh goes further).
+TEST(EmojiGroups, CutOrCorruptFontsEndInAResultOrAClearError) {
+  const Bytes font = test_font();
+  const EmojiGroups groups = parse_emoji_test(kEmojiTest, "emoji-test.txt");
+  int errors = 0;
+  const auto attempt = [&](const Bytes& bytes) {
+    try {
+      const FontTables parsed = parse_font_tables(bytes, "m.ttf");
+      for (const auto& [glyph, range] : parsed.pngs) {
+        EXPECT_LE(range.second, bytes.size());
+        glyph_group(parsed, groups, glyph);
+      }
+    } catch (const Error&) {
+      ++errors;
+    }
+  };
+  for (size_t n = 0; n < font.size(); n += 5) attempt(Bytes(font.begin(), font.begin() + n));
+  std::mt19937 rng(0);
+  for (int i = 0; i < 3000; ++i) {
+    Bytes bytes = font;
+    for (int k = 0; k < 3; ++k) bytes[rng() % bytes.size()] = static_cast<uint8_t>(rng());
+    attempt(bytes);
+  }
+  EXPECT_GT(errors, 100);
 }
 
 TEST(EmojiGroups, TheDataCommandWritesGroupsOrSaysWhatIsMissing) {
