@@ -9,7 +9,7 @@ namespace {
 class FontBytes {
  public:
   FontBytes(const std::vector<uint8_t>& bytes, const std::string& name) : b_(bytes), name_(name) {}
-  void in_table(const std::string& table) { table_ = table; }
+  void in_table(const std::string& tag) { table_ = tag + " table"; }
   void need(size_t at, size_t n) const {
     if (at > b_.size() || n > b_.size() - at) fail("points outside the file");
   }
@@ -27,7 +27,7 @@ class FontBytes {
            b_[at + 3];
   }
   [[noreturn]] void fail(const std::string& why) const {
-    throw Error(name_ + ": " + table_ + " table: " + why + " (truncated or corrupt font)");
+    throw Error(name_ + ": " + table_ + ": " + why + " (truncated or corrupt font)");
   }
 
  private:
