@@ -102,6 +102,7 @@ void visit_fields(C& c, F&& f) {
   f("clip_denoised", c.clip_denoised);
   f("batch", c.batch);
   f("guidance", c.guidance);
+  f("guidance_interval", c.guidance_interval);
 }
 
 // Calls f(section_name, section_struct) for every section.
@@ -152,11 +153,15 @@ void read_value(const json& v, const std::string& where, E& out) {
   if (!v.is_string()) type_error(where, ("a string: " + choice_list<E>()).c_str(), v);
   out = parse_choice<E>(v.get<std::string>(), where);
 }
-void read_value(const json& v, const std::string& where, std::vector<int64_t>& out) {
-  if (!v.is_array()) type_error(where, "an array of integers", v);
-  std::vector<int64_t> result;
+template <class T>
+void read_value(const json& v, const std::string& where, std::vector<T>& out) {
+  if (!v.is_array()) {
+    type_error(where, std::is_same_v<T, double> ? "an array of numbers" : "an array of integers",
+               v);
+  }
+  std::vector<T> result;
   for (size_t i = 0; i < v.size(); ++i) {
-    int64_t x = 0;
+    T x{};
     read_value(v[i], where + "[" + std::to_string(i) + "]", x);
     result.push_back(x);
   }
@@ -264,9 +269,13 @@ void require_finite_numbers(const Config& config) {
   const Rules rules(config);
   visit_sections(config, [&](const char*, auto& fields) {
     visit_fields(fields, [&](const char*, auto& member) {
-      if constexpr (std::is_same_v<std::decay_t<decltype(member)>, double>) {
-        rules.require(member, std::isfinite(member) && std::abs(member) <= 3.4e38,
-                      "must be a finite number within float32's range (|x| <= 3.4e38)");
+      using T = std::decay_t<decltype(member)>;
+      const char* what = "must be a finite number within float32's range (|x| <= 3.4e38)";
+      if constexpr (std::is_same_v<T, double>) {
+        rules.require(member, std::isfinite(member) && std::abs(member) <= 3.4e38, what);
+      } else if constexpr (std::is_same_v<T, std::vector<double>>) {
+        for (double x : member)
+          rules.require_shown(member, std::isfinite(x) && std::abs(x) <= 3.4e38, x, what);
       }
     });
   });
@@ -476,6 +485,13 @@ void validate_sample(const Rules& r, const SampleConfig& s, int64_t timesteps) {
   r.in_range(s.churn, 0.0, 1000.0, "must be in [0, 1000]");
   r.in_range(s.batch, int64_t{1}, kMaxBatch, "must be in [1, 65536]");
   r.in_range(s.guidance, 0.0, 100.0, "must be in [0, 100]");
+  const auto& interval = s.guidance_interval;
+  r.require_shown(
+      interval,
+      interval.empty() || (interval.size() == 2 && interval[0] >= 0 && interval[0] < interval[1]),
+      nlohmann::json(interval).dump(),
+      "must be [] (every step) or [sigma_min, sigma_max] with 0 <= sigma_min < "
+      "sigma_max, e.g. [0.28, 5.42]");
 }
 
 }  // namespace

@@ -102,9 +102,9 @@ int64_t extract_emoji(const std::string& font_path, const std::string& out_dir, 
   return written;
 }
 
-std::vector<int64_t> extract_emoji_groups(const std::string& font_path,
-                                          const std::string& emoji_test_path,
-                                          const std::string& out_dir, int64_t limit) {
+EmojiGroupCounts extract_emoji_groups(const std::string& font_path,
+                                      const std::string& emoji_test_path,
+                                      const std::string& out_dir, int64_t limit) {
   const EmojiGroups groups = read_emoji_test(emoji_test_path);
   const std::vector<uint8_t> bytes = read_font(font_path);
   const FontTables font = parse_font_tables(bytes, font_path);
@@ -112,11 +112,12 @@ std::vector<int64_t> extract_emoji_groups(const std::string& font_path,
   std::vector<std::pair<std::pair<size_t, size_t>, uint16_t>> glyphs;
   for (const auto& [glyph, range] : font.pngs) glyphs.emplace_back(range, glyph);
   std::sort(glyphs.begin(), glyphs.end());
+  const std::map<uint16_t, int> group_of = glyph_groups(font, groups);
   std::vector<int64_t> written(groups.names.size(), 0);
   int64_t total = 0;
   for (const auto& [range, glyph] : glyphs) {
     if (limit > 0 && total >= limit) break;
-    const int group = glyph_group(font, groups, glyph);
+    const int group = group_of.at(glyph);
     if (group < 0) continue;
     const auto dir = std::filesystem::path(out_dir) /
                      group_folder_name(group, groups.names.size(), groups.names[group]);
@@ -128,7 +129,7 @@ std::vector<int64_t> extract_emoji_groups(const std::string& font_path,
   }
   if (total == 0)
     throw Error(font_path + ": no glyph belongs to an emoji group of " + emoji_test_path);
-  return written;
+  return {groups.names, written};
 }
 
 }  // namespace ddpm

@@ -107,6 +107,38 @@ class Expander {
   size_t work_ = 0;
 };
 
+// The expansions of `glyph` with U+FE0F dropped, as emoji-test.txt's keys are.
+std::vector<std::vector<uint32_t>> sequences_without_selectors(Expander& expander, uint16_t glyph) {
+  std::vector<std::vector<uint32_t>> out = expander.expand(glyph);
+  for (auto& sequence : out) {
+    std::vector<uint32_t> kept;
+    for (uint32_t p : sequence)
+      if (p != kVariationSelect16) kept.push_back(p);
+    sequence.swap(kept);
+  }
+  return out;
+}
+
+// The group of the candidate with the longest known leading part; a tie goes to a ZWJ base.
+int best_group(const EmojiGroups& groups, const std::vector<std::vector<uint32_t>>& candidates) {
+  int best = -1;
+  size_t best_length = 0;
+  bool best_head = false;
+  for (const auto& sequence : candidates) {
+    const size_t length = known_prefix(groups, sequence);
+    if (length == 0) continue;
+    const bool head = groups.zwj_heads.count(sequence[0]) > 0;
+    if (length > best_length || (length == best_length && head && !best_head)) {
+      const std::vector<uint32_t> prefix(sequence.begin(),
+                                         sequence.begin() + static_cast<long>(length));
+      best = groups.group_of.at(prefix);
+      best_length = length;
+      best_head = head;
+    }
+  }
+  return best;
+}
+
 }  // namespace
 
 EmojiGroups parse_emoji_test(const std::string& text, const std::string& name) {
@@ -141,33 +173,21 @@ EmojiGroups read_emoji_test(const std::string& path) {
 }
 
 std::vector<std::vector<uint32_t>> glyph_sequences(const FontTables& font, uint16_t glyph) {
-  std::vector<std::vector<uint32_t>> out = Expander(font).expand(glyph);
-  for (auto& sequence : out) {
-    std::vector<uint32_t> kept;
-    for (uint32_t p : sequence)
-      if (p != kVariationSelect16) kept.push_back(p);
-    sequence.swap(kept);
-  }
-  return out;
+  Expander expander(font);
+  return sequences_without_selectors(expander, glyph);
 }
 
 int glyph_group(const FontTables& font, const EmojiGroups& groups, uint16_t glyph) {
-  int best = -1;
-  size_t best_length = 0;
-  bool best_head = false;
-  for (const auto& sequence : glyph_sequences(font, glyph)) {
-    const size_t length = known_prefix(groups, sequence);
-    if (length == 0) continue;
-    const bool head = groups.zwj_heads.count(sequence[0]) > 0;
-    if (length > best_length || (length == best_length && head && !best_head)) {
-      const std::vector<uint32_t> prefix(sequence.begin(),
-                                         sequence.begin() + static_cast<long>(length));
-      best = groups.group_of.at(prefix);
-      best_length = length;
-      best_head = head;
-    }
-  }
-  return best;
+  Expander expander(font);
+  return best_group(groups, sequences_without_selectors(expander, glyph));
+}
+
+std::map<uint16_t, int> glyph_groups(const FontTables& font, const EmojiGroups& groups) {
+  Expander expander(font);
+  std::map<uint16_t, int> out;
+  for (const auto& entry : font.pngs)
+    out[entry.first] = best_group(groups, sequences_without_selectors(expander, entry.first));
+  return out;
 }
 
 std::string group_folder_name(size_t index, size_t count, const std::string& group) {

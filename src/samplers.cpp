@@ -215,16 +215,30 @@ torch::Tensor run_sampler(const GaussianDiffusion& diffusion, const Denoiser& de
 }
 
 Denoiser classifier_free_guidance(ConditionalDenoiser model, torch::Tensor labels,
-                                  int64_t null_class, double guidance) {
-  return [model = std::move(model), labels = std::move(labels), null_class, guidance](
-             const torch::Tensor& x, const torch::Tensor& t) {
+                                  int64_t null_class, double guidance, torch::Tensor guided) {
+  return [model = std::move(model), labels = std::move(labels), null_class, guidance,
+          guided = std::move(guided)](const torch::Tensor& x, const torch::Tensor& t) {
     if (guidance == 0.0) return model(x, t, labels);
+    torch::Tensor here;  // which images of the batch are guided at their t
+    if (guided.defined()) {
+      here = guided.index_select(0, t.to(torch::kCPU)).to(x.device());
+      if (!here.any().item<bool>()) return model(x, t, labels);
+    }
     const int64_t B = x.size(0);
     auto both = model(torch::cat({x, x}), torch::cat({t, t}),
                       torch::cat({labels, torch::full_like(labels, null_class)}));  // [2B, ...]
     auto cond = both.slice(0, 0, B), uncond = both.slice(0, B);
-    return (1.0 + guidance) * cond - guidance * uncond;
+    auto out = (1.0 + guidance) * cond - guidance * uncond;
+    if (!here.defined()) return out;
+    return torch::where(here.view({-1, 1, 1, 1}), out, cond);
   };
+}
+
+torch::Tensor guidance_timesteps(const GaussianDiffusion& diffusion, double sigma_min,
+                                 double sigma_max) {
+  const auto& ab = diffusion.table().alphas_cumprod.to(torch::kDouble);
+  const auto sigma = torch::sqrt((1 - ab) / ab);
+  return sigma.ge(sigma_min).logical_and(sigma.le(sigma_max));
 }
 
 }  // namespace ddpm

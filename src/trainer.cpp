@@ -396,6 +396,7 @@ GenerateOptions Trainer::preview_options(int64_t n) const {
   if (classes > 0) {
     draw_per_class(g, std::max<int64_t>(1, n / classes), classes);
     g.guidance = config_.sample.guidance;
+    g.guidance_interval = config_.sample.guidance_interval;
   }
   return g;
 }

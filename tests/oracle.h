@@ -4,8 +4,20 @@
 #include <vector>
 
 #include "ddpm/diffusion.h"
+#include "ddpm/samplers.h"
 
 namespace ddpm::test {
+
+// The oracle tests draw 8 images of 50×50 independent pixels: N = 20000 draws per statistic.
+inline constexpr int64_t kImages = 8, kSide = 50;
+inline constexpr double kN = kImages * kSide * kSide;
+
+// Noise for those images, image i seeded with seed + i.
+inline NoiseStream make_noise(uint64_t seed) {
+  std::vector<uint64_t> seeds;
+  for (int64_t i = 0; i < kImages; ++i) seeds.push_back(seed + i);
+  return NoiseStream(seeds, {1, kSide, kSide}, torch::kCPU);
+}
 
 // E[x0 | x_t] for data drawn from a mixture of N(m_i, s²) (s = 0: point masses) with weights π_i:
 // each component's posterior mean m_i + √ᾱ s² (x − √ᾱ m_i)/(ᾱ s² + 1 − ᾱ), weighted by its

@@ -1,3 +1,4 @@
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "ddpm/config.h"
@@ -185,6 +186,40 @@ TEST(Config, OverridesParseValuesAndCheckKeys) {
             "--set: train.lr: expected a number, got \"abc\"");
   EXPECT_NE(error_of([&] { apply_override(c, "nonsense"); }).find("expected section.key=value"),
             std::string::npos);
+}
+
+// sample.guidance_interval: [] (every step) or [sigma_min, sigma_max], parsed, written back and
+// checked like every other key.
+TEST(Config, GuidanceIntervalIsEmptyOrAnOrderedPairOfNoiseLevels) {
+  Config c;
+  EXPECT_TRUE(c.sample.guidance_interval.empty());
+  apply_override(c, "sample.guidance_interval=[0.28,5.42]");
+  EXPECT_EQ(c.sample.guidance_interval, (std::vector<double>{0.28, 5.42}));
+  validate(c);
+  EXPECT_EQ(config_from_json(config_to_json(c), "t").sample.guidance_interval,
+            c.sample.guidance_interval);
+  const std::string rule =
+      ": must be [] (every step) or [sigma_min, sigma_max] with 0 <= sigma_min < sigma_max, e.g. "
+      "[0.28, 5.42]";
+  for (const auto& [value, shown] : std::vector<std::pair<std::vector<double>, std::string>>{
+           {{1.0}, "[1.0]"},
+           {{5.0, 1.0}, "[5.0,1.0]"},
+           {{-1.0, 2.0}, "[-1.0,2.0]"},
+           {{1.0, 1.0}, "[1.0,1.0]"},
+           {{0.1, 1.0, 2.0}, "[0.1,1.0,2.0]"}}) {
+    c.sample.guidance_interval = value;
+    EXPECT_EQ(error_of([&] { validate(c); }), "sample.guidance_interval = " + shown + rule);
+  }
+  c.sample.guidance_interval = {0.0, std::numeric_limits<double>::infinity()};
+  EXPECT_EQ(error_of([&] { validate(c); }),
+            "sample.guidance_interval = inf: must be a finite number within float32's range "
+            "(|x| <= 3.4e38)");
+  EXPECT_EQ(error_of([] { config_from_json_text(R"({"sample": {"guidance_interval": 1}})", "c"); }),
+            "c: sample.guidance_interval: expected an array of numbers, got 1");
+  EXPECT_EQ(error_of([] {
+              config_from_json_text(R"({"sample": {"guidance_interval": [1, "x"]}})", "c");
+            }),
+            "c: sample.guidance_interval[1]: expected a number, got \"x\"");
 }
 
 TEST(Config, ShippedConfigsAreValid) {

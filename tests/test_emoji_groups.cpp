@@ -177,14 +177,21 @@ TEST(EmojiGroups, ReadsTheFontTablesAndGroupsEachGlyph) {
   const EmojiGroups groups = parse_emoji_test(kEmojiTest, "emoji-test.txt");
   const std::vector<int> expected = {-1, 0, 3, -1, 2, 1, -1, 1, 1};
   for (uint16_t g = 1; g < kGlyphs; ++g) EXPECT_EQ(glyph_group(font, groups, g), expected[g]) << g;
+  // All pictures at once: the same groups, one entry per glyph with a PNG.
+  const std::map<uint16_t, int> all = glyph_groups(font, groups);
+  EXPECT_EQ(all.size(), font.pngs.size());
+  for (const auto& [glyph, group] : all) EXPECT_EQ(group, expected.at(glyph)) << glyph;
 }
 
 TEST(EmojiGroups, WritesOneClassFolderPerGroup) {
   test::TempDir dir;
   write_bytes(dir / "test.ttf", test_font());
   test::write_file(dir / "emoji-test.txt", kEmojiTest);
-  const auto written = extract_emoji_groups(dir / "test.ttf", dir / "emoji-test.txt", dir / "out");
+  const auto [names, written] =
+      extract_emoji_groups(dir / "test.ttf", dir / "emoji-test.txt", dir / "out");
   EXPECT_EQ(written, (std::vector<int64_t>{1, 3, 1, 1}));
+  EXPECT_EQ(names, (std::vector<std::string>{"Smileys & Emotion", "People & Body", "Component",
+                                             "Symbols"}));
   // Numbered in the font's order, skipping glyph 6: glyph 5 is the fourth written.
   const Image man_red_hair = decode_image_file(dir / "out/1_People-Body/emoji_0003.png");
   EXPECT_EQ(man_red_hair.pixels[64 * 128 * 3], shade(5));

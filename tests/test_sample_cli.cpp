@@ -192,6 +192,26 @@ TEST(ClassConditional, TrainsWithLabelDropoutAndSamplesAClassWithGuidance) {
                           (dir / "animals") + "' --out '" + (dir / "an.png") + "'");
   ASSERT_EQ(animals.exit_code, 0) << animals.err;
   EXPECT_EQ(pixels("pc/sample_00001.png"), pixels("animals/sample_00001.png"));
+  // Guidance limited to noise levels no step visits is no guidance; the interval is in the PNG.
+  auto none = run_ddpm(base + "--class faces --guidance 3 --guidance-interval 1e6,1e7 --out '" +
+                       (dir / "none.png") + "'");
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  auto zero = run_ddpm(base + "--class faces --guidance 0 --out '" + (dir / "zero.png") + "'");
+  ASSERT_EQ(zero.exit_code, 0) << zero.err;
+  EXPECT_EQ(decode_image_file(dir / "none.png").pixels, decode_image_file(dir / "zero.png").pixels);
+  EXPECT_NE(test::read_file(dir / "none.png").find("[1000000.0,10000000.0]"), std::string::npos);
+  auto all = run_ddpm(base + "--class faces --guidance 3 --guidance-interval all --out '" +
+                      (dir / "all.png") + "'");
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_EQ(decode_image_file(dir / "all.png").pixels, decode_image_file(dir / "a.png").pixels);
+  for (const auto& [flag, message] : std::vector<std::pair<std::string, std::string>>{
+           {"5", "--guidance-interval 5: expected SIGMA_MIN,SIGMA_MAX (e.g. 0.28,5.42) or all"},
+           {"1,2x", "--guidance-interval 1,2x: expected SIGMA_MIN,SIGMA_MAX"},
+           {"5,1", "--guidance-interval: sample.guidance_interval = [5.0,1.0]: must be []"}}) {
+    auto bad = run_ddpm(base + "--class faces --guidance 3 --guidance-interval " + flag);
+    EXPECT_EQ(bad.exit_code, 1) << flag;
+    EXPECT_NE(bad.err.find(message), std::string::npos) << bad.err;
+  }
   auto both = run_ddpm(base + "--per-class 2 --class faces");
   EXPECT_NE(both.err.find("--per-class and --class exclude each other"), std::string::npos)
       << both.err;

@@ -13,14 +13,10 @@
 namespace ddpm {
 namespace {
 
-constexpr int64_t kImages = 8, kSide = 50;
-constexpr double kN = kImages * kSide * kSide;
-
-NoiseStream make_noise(uint64_t seed) {
-  std::vector<uint64_t> seeds;
-  for (int64_t i = 0; i < kImages; ++i) seeds.push_back(seed + i);
-  return NoiseStream(seeds, {1, kSide, kSide}, torch::kCPU);
-}
+using test::kImages;
+using test::kN;
+using test::kSide;
+using test::make_noise;
 
 DiffusionConfig schedule_config(const std::string& schedule, const std::string& objective) {
   DiffusionConfig c;

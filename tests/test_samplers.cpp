@@ -10,9 +10,10 @@
 namespace ddpm {
 namespace {
 
-// 8 images of 50×50 independent pixels: N = 20000 draws per statistic.
-constexpr int64_t kImages = 8, kSide = 50;
-constexpr double kN = kImages * kSide * kSide;
+using test::kImages;
+using test::kN;
+using test::kSide;
+using test::make_noise;
 
 DiffusionConfig linear_config() { return DiffusionConfig{}; }  // T = 1000, β 1e-4 → 0.02
 
@@ -36,12 +37,6 @@ torch::Tensor mixture_eps(const GaussianDiffusion& d, const torch::Tensor& x,
                           const std::vector<double>& weights, double s) {
   auto ab = alpha_bar(d, t, x);
   return (x - torch::sqrt(ab) * test::mixture_x0(d, x, t, means, weights, s)) / torch::sqrt(1 - ab);
-}
-
-NoiseStream make_noise(uint64_t seed) {
-  std::vector<uint64_t> seeds;
-  for (int64_t i = 0; i < kImages; ++i) seeds.push_back(seed + i);
-  return NoiseStream(seeds, {1, kSide, kSide}, torch::kCPU);
 }
 
 // Tolerances: sampling error of the mean is s/√N and of the standard deviation s/√(2N); we allow
@@ -285,21 +280,24 @@ TEST(Samplers, NoiseDependsOnlyOnEachImagesSeed) {
 class GuidanceTest : public ::testing::Test {
  protected:
   GuidanceTest() : d_(linear_config()) {}
-  torch::Tensor sample_class1(double w, uint64_t seed) {
-    ConditionalDenoiser model = [this](const torch::Tensor& x, const torch::Tensor& t,
-                                       const torch::Tensor& y) {
+  ConditionalDenoiser model() {
+    return [this](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) {
+      images_evaluated_ += x.size(0);
       auto cond0 = mixture_eps(d_, x, t, {-0.5}, {1.0}, 0.2);
       auto cond1 = mixture_eps(d_, x, t, {0.5}, {1.0}, 0.2);
       auto uncond = mixture_eps(d_, x, t, {-0.5, 0.5}, {0.5, 0.5}, 0.2);
       auto label = y.view({-1, 1, 1, 1});
       return torch::where(label == 0, cond0, torch::where(label == 1, cond1, uncond));
     };
+  }
+  torch::Tensor sample_class1(double w, uint64_t seed, torch::Tensor guided = {}) {
     auto labels = torch::ones({kImages}, torch::kLong);
     auto noise = make_noise(seed);
-    return sample_ddim(d_, classifier_free_guidance(model, labels, 2, w), noise, 50, 0.0,
+    return sample_ddim(d_, classifier_free_guidance(model(), labels, 2, w, guided), noise, 50, 0.0,
                        Spacing::uniform, false);
   }
   GaussianDiffusion d_;
+  int64_t images_evaluated_ = 0;
 };
 
 TEST_F(GuidanceTest, ZeroGuidanceIsTheConditionalSampler) {
@@ -321,6 +319,62 @@ TEST_F(GuidanceTest, LargerGuidancePushesSamplesTowardTheClass) {
   auto wrong_side = (sample_class1(4.0, 11) < 0).to(torch::kFloat64).mean().item<double>();
   auto wrong_side0 = (sample_class1(0.0, 11) < 0).to(torch::kFloat64).mean().item<double>();
   EXPECT_LE(wrong_side, wrong_side0);
+}
+
+// σ_t = √((1 − ᾱ_t)/ᾱ_t) from the linear schedule's own product, ᾱ_t = Π_{s≤t} (1 − β_s) with β
+// evenly spaced from 1e-4 to 0.02, against the mask.
+TEST_F(GuidanceTest, TheIntervalHoldsTheTimestepsWhoseSigmaLiesInIt) {
+  const double low = 0.28, high = 5.42;
+  const torch::Tensor mask = guidance_timesteps(d_, low, high);
+  ASSERT_EQ(mask.size(0), 1000);
+  double alpha_bar = 1.0;
+  int64_t inside = 0;
+  for (int64_t t = 0; t < 1000; ++t) {
+    alpha_bar *= 1.0 - (1e-4 + (0.02 - 1e-4) * static_cast<double>(t) / 999.0);
+    const double sigma = std::sqrt((1.0 - alpha_bar) / alpha_bar);
+    if (std::abs(sigma - low) < 1e-6 || std::abs(sigma - high) < 1e-6) continue;
+    const bool expected = sigma >= low && sigma <= high;
+    EXPECT_EQ(mask[t].item<bool>(), expected) << "t = " << t << ", sigma = " << sigma;
+    inside += expected;
+  }
+  EXPECT_GT(inside, 100);
+  EXPECT_LT(inside, 900);
+}
+
+// Inside the interval the output is (1 + w)·cond − w·uncond, outside it the conditional output
+// alone, per image; a batch with no image inside skips the unconditional pass.
+TEST_F(GuidanceTest, OutsideItsIntervalGuidanceIsTheConditionalModelAndCostsNothing) {
+  const torch::Tensor mask = guidance_timesteps(d_, 0.28, 5.42);
+  const int64_t in = mask.nonzero()[0].item<int64_t>(), out = 10;
+  ASSERT_FALSE(mask[out].item<bool>());
+  auto labels = torch::ones({2}, torch::kLong);
+  const Denoiser guided = classifier_free_guidance(model(), labels, 2, 3.0, mask);
+  const Denoiser everywhere = classifier_free_guidance(model(), labels, 2, 3.0);
+  const Denoiser conditional = classifier_free_guidance(model(), labels, 2, 0.0);
+  auto x = torch::randn({2, 1, 4, 4}, torch::kDouble);
+  auto t = torch::tensor({in, out});
+  auto result = guided(x, t);
+  EXPECT_TRUE(torch::allclose(result[0], everywhere(x, t)[0]));
+  EXPECT_TRUE(torch::allclose(result[1], conditional(x, t)[1]));
+  EXPECT_FALSE(torch::allclose(result[0], conditional(x, t)[0]));
+  images_evaluated_ = 0;
+  guided(x, torch::tensor({out, out}));
+  EXPECT_EQ(images_evaluated_, 2);
+  guided(x, torch::tensor({in, in}));
+  EXPECT_EQ(images_evaluated_, 2 + 4);
+}
+
+TEST_F(GuidanceTest, AnIntervalOverEveryNoiseLevelIsPlainGuidanceAndOneOverNoneIsNoGuidance) {
+  const auto plain = sample_class1(2.0, 13);
+  EXPECT_TRUE(torch::equal(sample_class1(2.0, 13, guidance_timesteps(d_, 0.0, 1e30)), plain));
+  EXPECT_TRUE(torch::equal(sample_class1(2.0, 13, guidance_timesteps(d_, 1e6, 1e7)),
+                           sample_class1(0.0, 13)));
+  // Guided only in the middle noise levels: between the two.
+  const double m0 = sample_class1(0.0, 13).mean().item<double>();
+  const double m_interval =
+      sample_class1(2.0, 13, guidance_timesteps(d_, 0.28, 5.42)).mean().item<double>();
+  EXPECT_GT(m_interval, m0 + 0.01);
+  EXPECT_LT(m_interval, plain.mean().item<double>() - 0.01);
 }
 
 }  // namespace

@@ -20,15 +20,15 @@ using test::TempDir;
 const std::vector<std::array<uint8_t, 3>> kTemplates = {
     {230, 40, 40}, {40, 200, 60}, {40, 60, 220}};
 const std::vector<int> kCounts = {20, 30, 50};
-constexpr int kSide = 8;
+constexpr int kTemplateSide = 8;
 
 void write_templates(const std::string& dir) {
   std::filesystem::create_directories(dir);
   int k = 0;
   for (size_t c = 0; c < kTemplates.size(); ++c) {
     for (int i = 0; i < kCounts[c]; ++i) {
-      Image image{kSide, kSide, 3, {}};
-      for (int p = 0; p < kSide * kSide; ++p) {
+      Image image{kTemplateSide, kTemplateSide, 3, {}};
+      for (int p = 0; p < kTemplateSide * kTemplateSide; ++p) {
         image.pixels.insert(image.pixels.end(), kTemplates[c].begin(), kTemplates[c].end());
       }
       write_png(dir + "/t" + std::to_string(k++) + ".png", image);
@@ -41,7 +41,7 @@ torch::Tensor template_tensor() {
   std::vector<torch::Tensor> ts;
   for (const auto& rgb : kTemplates) {
     auto colour = torch::tensor({rgb[0], rgb[1], rgb[2]}, torch::kFloat32) / 127.5 - 1.0;
-    ts.push_back(colour.view({3, 1, 1}).expand({3, kSide, kSide}));
+    ts.push_back(colour.view({3, 1, 1}).expand({3, kTemplateSide, kTemplateSide}));
   }
   return torch::stack(ts);
 }

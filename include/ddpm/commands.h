@@ -54,6 +54,11 @@ void runtime_flags_to_config(const cxxopts::ParseResult& args, Config& config);
 // Applies train.threads and returns train.device.
 torch::Device start_runtime(const Config& config);
 
+// --guidance-interval SIGMA_MIN,SIGMA_MAX (or "all"), shared by sample and eval.
+void add_guidance_interval_option(cxxopts::Options& options);
+// Writes it into sample.guidance_interval (validated later with the config, via validate_flags).
+void guidance_interval_flag(const cxxopts::ParseResult& args, Config& config);
+
 // A flag that stands for a config key.
 struct FlagKey {
   const char* flag;

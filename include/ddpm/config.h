@@ -93,6 +93,9 @@ struct SampleConfig {
   bool clip_denoised = true;
   int64_t batch = 64;
   double guidance = 0.0;
+  // [σ_min, σ_max]: guidance only at the noise levels σ_t = √((1 − ᾱ_t)/ᾱ_t) in that interval
+  // (Kynkäänniemi et al. 2024); empty: at every step.
+  std::vector<double> guidance_interval;
 };
 
 struct Config {

@@ -18,9 +18,14 @@ int64_t extract_emoji(const std::string& font_path, const std::string& out_dir, 
 
 // The same artwork with class labels: one subfolder per Unicode emoji group, in emoji-test.txt's
 // order (<out_dir>/0_Smileys-Emotion, 1_People-Body, ..., 9_Flags), for a class-conditional model.
-// Glyphs that belong to no group are left out. Returns the number written per group.
-std::vector<int64_t> extract_emoji_groups(const std::string& font_path,
-                                          const std::string& emoji_test_path,
-                                          const std::string& out_dir, int64_t limit = 0);
+// Glyphs that belong to no group are left out. Returns the group names and the number written to
+// each.
+struct EmojiGroupCounts {
+  std::vector<std::string> names;
+  std::vector<int64_t> written;
+};
+EmojiGroupCounts extract_emoji_groups(const std::string& font_path,
+                                      const std::string& emoji_test_path,
+                                      const std::string& out_dir, int64_t limit = 0);
 
 }  // namespace ddpm

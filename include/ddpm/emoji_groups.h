@@ -35,6 +35,8 @@ std::vector<std::vector<uint32_t>> glyph_sequences(const FontTables& font, uint1
 // knows wins, so that sequences newer than the file still find their group; a tie goes to the one
 // that starts with a code point that begins ZWJ sequences (the base, not the attribute).
 int glyph_group(const FontTables& font, const EmojiGroups& groups, uint16_t glyph);
+// glyph_group of every glyph that has a picture (font.pngs), with one reverse cmap for them all.
+std::map<uint16_t, int> glyph_groups(const FontTables& font, const EmojiGroups& groups);
 
 // "Smileys & Emotion" -> "0_Smileys-Emotion": class folders that sort in group order.
 std::string group_folder_name(size_t index, size_t count, const std::string& group);

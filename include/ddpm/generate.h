@@ -20,6 +20,9 @@ struct GenerateOptions {
   // images per row has class r in row r; n must then be per_class × the number of classes.
   int64_t per_class = 0;
   double guidance = 0.0;
+  // [σ_min, σ_max]: guidance only where σ_t lies in it (SampleConfig::guidance_interval); empty:
+  // every step.
+  std::vector<double> guidance_interval;
   bool bf16 = false;  // bf16 autocast of the network
   SamplerOptions sampler;
   // Called with (images done, total images, steps done in this batch, steps per batch).

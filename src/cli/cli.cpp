@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -95,6 +96,31 @@ void add_runtime_options(cxxopts::Options& options) {
 void runtime_flags_to_config(const cxxopts::ParseResult& args, Config& config) {
   config.train.threads = args["threads"].as<int64_t>();
   config.train.device = args["device"].as<std::string>();
+}
+
+void add_guidance_interval_option(cxxopts::Options& options) {
+  options.add_options()(
+      "guidance-interval",
+      "guide only at noise levels sigma in [SIGMA_MIN, SIGMA_MAX], e.g. 0.28,5.42 (Kynkaanniemi "
+      "et al. 2024), or 'all' (default: the config's sample.guidance_interval)",
+      cxxopts::value<std::string>());
+}
+
+void guidance_interval_flag(const cxxopts::ParseResult& args, Config& config) {
+  if (!args.count("guidance-interval")) return;
+  const std::string text = args["guidance-interval"].as<std::string>();
+  if (text == "all") {
+    config.sample.guidance_interval.clear();
+    return;
+  }
+  std::istringstream in(text);
+  double low = 0, high = 0;
+  char comma = 0;
+  if (!(in >> low >> comma >> high) || comma != ',' || !(in >> std::ws).eof()) {
+    throw Error("--guidance-interval " + text +
+                ": expected SIGMA_MIN,SIGMA_MAX (e.g. 0.28,5.42) or all");
+  }
+  config.sample.guidance_interval = {low, high};
 }
 
 torch::Device start_runtime(const Config& config) {

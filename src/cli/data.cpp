@@ -11,8 +11,8 @@ namespace {
 
 int write_emoji_groups(const cxxopts::ParseResult& args, const std::string& out, int64_t limit) {
   const std::string emoji_test = args["emoji-test"].as<std::string>();
-  const auto written = extract_emoji_groups(args["font"].as<std::string>(), emoji_test, out, limit);
-  const auto names = read_emoji_test(emoji_test).names;
+  const auto [names, written] =
+      extract_emoji_groups(args["font"].as<std::string>(), emoji_test, out, limit);
   int64_t total = 0;
   std::string counts;
   for (size_t g = 0; g < written.size(); ++g) {

@@ -56,6 +56,7 @@ void add_eval_options(cxxopts::Options& options) {
       cxxopts::value<std::string>())("report",
                                      "JSON report path (default: eval.json beside the checkpoint)",
                                      cxxopts::value<std::string>());
+  add_guidance_interval_option(options);
 }
 
 // What the flags ask for, checked before any work.
@@ -99,8 +100,11 @@ Config eval_config(const cxxopts::ParseResult& args, const Checkpoint& ckpt, con
   runtime_flags_to_config(args, config);
   config.sample.batch = args["batch"].as<int64_t>();
   if (args.count("guidance")) config.sample.guidance = args["guidance"].as<double>();
+  guidance_interval_flag(args, config);
   auto flags = kRuntimeFlags;
-  flags.insert(flags.end(), {{"--batch", "sample.batch"}, {"--guidance", "sample.guidance"}});
+  flags.insert(flags.end(), {{"--batch", "sample.batch"},
+                             {"--guidance", "sample.guidance"},
+                             {"--guidance-interval", "sample.guidance_interval"}});
   validate_flags(config, flags);
   if (r.subset < 0 || r.subset > config.diffusion.timesteps) {
     throw Error("--subset " + std::to_string(r.subset) + ": must be in [0, " +
@@ -231,6 +235,7 @@ void classifier_section(EvalContext& c) {
   if (classes > 0) {
     draw_per_class(g, std::max<int64_t>(1, wanted / classes), classes);
     g.guidance = c.config.sample.guidance;
+    g.guidance_interval = c.config.sample.guidance_interval;
   }
   std::cerr << "classifier: sampling " << g.n << " images (" << choice_name(g.sampler.sampler)
             << ")\n";
@@ -241,6 +246,7 @@ void classifier_section(EvalContext& c) {
                             {"sampler", choice_name(g.sampler.sampler)},
                             {"steps", sampler_steps(g.sampler, c.m.diffusion.timesteps())},
                             {"guidance", g.guidance},
+                            {"guidance_interval", g.guidance_interval},
                             {"fid", s.fid},
                             {"fid_real_floor", s.fid_floor},
                             {"fid_over_floor", ratio},
@@ -249,7 +255,11 @@ void classifier_section(EvalContext& c) {
                             {"confidence", s.confidence}};
   c.table << "clf FID     " << s.fid << " (real vs real: " << s.fid_floor << ", ratio " << ratio
           << "; " << s.samples << " samples, " << choice_name(g.sampler.sampler) << ", guidance "
-          << g.guidance << ")\n";
+          << g.guidance
+          << (g.guidance_interval.empty()
+                  ? ""
+                  : " at sigma in " + nlohmann::json(g.guidance_interval).dump())
+          << ")\n";
   if (s.accuracy >= 0)
     c.table << "class acc   " << s.accuracy << " (real images: " << s.real_accuracy << ")\n";
   c.table << "confidence  " << s.confidence << "\n";

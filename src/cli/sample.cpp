@@ -8,6 +8,7 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "ddpm/checkpoint.h"
@@ -120,6 +121,7 @@ void add_sample_options(cxxopts::Options& options) {
       "raw", "use the raw training weights instead of the EMA weights")(
       "no-clip", "do not clip the predicted x0 to [-1, 1] during sampling")(
       "bf16", "bf16 autocast of the network (for GPUs; on CPUs without bf16 units it is slower)");
+  add_guidance_interval_option(options);
 }
 
 // The checkpoint's config with the flags that stand for config keys, validated as a config is.
@@ -134,6 +136,7 @@ Config sample_config(const cxxopts::ParseResult& args, const CheckpointMeta& met
   if (args.count("churn")) config.sample.churn = args["churn"].as<double>();
   if (args.count("batch")) config.sample.batch = args["batch"].as<int64_t>();
   if (args.count("guidance")) config.sample.guidance = args["guidance"].as<double>();
+  guidance_interval_flag(args, config);
   if (args.count("no-clip")) config.sample.clip_denoised = false;
   runtime_flags_to_config(args, config);
   auto flags = kRuntimeFlags;
@@ -142,7 +145,8 @@ Config sample_config(const cxxopts::ParseResult& args, const CheckpointMeta& met
                              {"--eta", "sample.eta"},
                              {"--churn", "sample.churn"},
                              {"--batch", "sample.batch"},
-                             {"--guidance", "sample.guidance"}});
+                             {"--guidance", "sample.guidance"},
+                             {"--guidance-interval", "sample.guidance_interval"}});
   validate_flags(config, flags);
   if (args.count("steps") && config.sample.steps == 0) throw Error("--steps 0: must be at least 1");
   return config;
@@ -159,6 +163,7 @@ GenerateOptions generate_options(const cxxopts::ParseResult& args, const Config&
   g.sampler = sampler_options(config.sample);
   g.sampler.spacing = parse_choice<Spacing>(args["spacing"].as<std::string>(), "--spacing");
   g.guidance = config.sample.guidance;
+  g.guidance_interval = config.sample.guidance_interval;
   const int64_t classes = config.model.num_classes;
   if (args.count("guidance") && classes == 0) {
     throw Error(
@@ -221,6 +226,7 @@ PngText png_text(const std::string& ckpt_path, const CheckpointMeta& meta, Weigh
           {"ddpm:eta", std::to_string(g.sampler.eta)},
           {"ddpm:seed", std::to_string(g.seed)},
           {"ddpm:guidance", std::to_string(g.guidance)},
+          {"ddpm:guidance_interval", nlohmann::json(g.guidance_interval).dump()},
           {"ddpm:class", g.per_class > 0      ? "one row per class"
                          : g.class_label >= 0 ? std::to_string(g.class_label)
                                               : "none"}};
