@@ -486,12 +486,9 @@ void validate_sample(const Rules& r, const SampleConfig& s, int64_t timesteps) {
   r.in_range(s.batch, int64_t{1}, kMaxBatch, "must be in [1, 65536]");
   r.in_range(s.guidance, 0.0, 100.0, "must be in [0, 100]");
   const auto& interval = s.guidance_interval;
-  r.require_shown(
-      interval,
-      interval.empty() || (interval.size() == 2 && interval[0] >= 0 && interval[0] < interval[1]),
-      nlohmann::json(interval).dump(),
-      "must be [] (every step) or [sigma_min, sigma_max] with 0 <= sigma_min < "
-      "sigma_max, e.g. [0.28, 5.42]");
+  r.require_shown(interval, valid_guidance_interval(interval), nlohmann::json(interval).dump(),
+                  "must be [] (every step) or [sigma_min, sigma_max] with 0 <= sigma_min < "
+                  "sigma_max, e.g. [0.28, 5.42]");
 }
 
 }  // namespace
@@ -505,6 +502,11 @@ void validate(const Config& c) {
   validate_optimization(rules, c.train);
   validate_outputs(rules, c.train, c);
   validate_sample(rules, c.sample, c.diffusion.timesteps);
+}
+
+bool valid_guidance_interval(const std::vector<double>& interval) {
+  return interval.empty() || (interval.size() == 2 && interval[0] >= 0 &&
+                              interval[0] < interval[1] && std::isfinite(interval[1]));
 }
 
 std::string run_dir(const Config& config) {

@@ -33,9 +33,7 @@ void check_request(const ModelConfig& mc, const GenerateOptions& options) {
     throw Error("class " + std::to_string(options.class_label) + " does not exist (the model has " +
                 std::to_string(mc.num_classes) + " classes)");
   }
-  const auto& interval = options.guidance_interval;
-  if (!interval.empty() && (interval.size() != 2 || !(interval[0] >= 0) ||
-                            !(interval[0] < interval[1]) || !std::isfinite(interval[1]))) {
+  if (!valid_guidance_interval(options.guidance_interval)) {
     throw Error(
         "the guidance interval must be [sigma_min, sigma_max] with 0 <= sigma_min < "
         "sigma_max");

@@ -236,7 +236,7 @@ Denoiser classifier_free_guidance(ConditionalDenoiser model, torch::Tensor label
 
 torch::Tensor guidance_timesteps(const GaussianDiffusion& diffusion, double sigma_min,
                                  double sigma_max) {
-  const auto& ab = diffusion.table().alphas_cumprod.to(torch::kDouble);
+  const torch::Tensor ab = diffusion.table().alphas_cumprod.to(torch::kDouble);
   const auto sigma = torch::sqrt((1 - ab) / ab);
   return sigma.ge(sigma_min).logical_and(sigma.le(sigma_max));
 }

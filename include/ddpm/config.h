@@ -97,6 +97,8 @@ struct SampleConfig {
   // (Kynkäänniemi et al. 2024); empty: at every step.
   std::vector<double> guidance_interval;
 };
+// The rule for a guidance interval: empty, or [σ_min, σ_max] with 0 <= σ_min < σ_max, both finite.
+bool valid_guidance_interval(const std::vector<double>& interval);
 
 struct Config {
   std::string name = "ddpm";
