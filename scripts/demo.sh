@@ -14,7 +14,7 @@ if [ "${1:-}" = "--emoji" ]; then
   name=emoji config=configs/emoji.json steps=${STEPS:-1200} eval_data=data/emoji-groups
   sample_args=(--per-class 8)
 else
-  name=fashion config=configs/fashion.json steps=${STEPS:-1200} eval_data=data/fashion/test
+  name=fashion config=configs/fashion.json steps=${STEPS:-1500} eval_data=data/fashion/test
   sample_args=(--per-class 10)
 fi
 

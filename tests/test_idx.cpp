@@ -1,9 +1,11 @@
-// The IDX reader and the Fashion-MNIST extraction, on small IDX files made here.
+// The IDX reader and the Fashion-MNIST extraction, on small IDX files made here; and one property of
+// the real data set (Debian's package) that the Fashion-MNIST configs rely on.
 #include <gtest/gtest.h>
 #include <zlib.h>
 
 #include <filesystem>
 
+#include "ddpm/config.h"
 #include "ddpm/idx.h"
 #include "ddpm/image_io.h"
 #include "test_util.h"
@@ -143,6 +145,52 @@ TEST(FashionMnist, DataCommandThroughTheBinary) {
                                 (dir / "o2") + "'");
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("dataset-fashion-mnist"), std::string::npos) << missing.err;
+}
+
+// The share of a class's images that lie nearer (squared pixel distance) to the class's mean image
+// than to that mean mirrored left to right: about 1/2 for a class drawn facing either way.
+double share_facing_like_the_mean(const IdxArray& images, const IdxArray& labels, int label) {
+  const int64_t pixels = images.dims[1] * images.dims[2], side = images.dims[2];
+  std::vector<double> mean(static_cast<size_t>(pixels), 0.0);
+  std::vector<int64_t> members;
+  for (int64_t i = 0; i < labels.dims[0]; ++i) {
+    if (labels.data[static_cast<size_t>(i)] != label) continue;
+    members.push_back(i);
+    for (int64_t p = 0; p < pixels; ++p)
+      mean[p] += images.data[static_cast<size_t>(i * pixels + p)];
+  }
+  for (double& m : mean) m /= static_cast<double>(members.size());
+  int64_t nearer = 0;
+  for (int64_t i : members) {
+    double same = 0, mirrored = 0;
+    for (int64_t p = 0; p < pixels; ++p) {
+      const double x = images.data[static_cast<size_t>(i * pixels + p)];
+      const int64_t mirror = (p / side) * side + (side - 1 - p % side);
+      same += (x - mean[p]) * (x - mean[p]);
+      mirrored += (x - mean[mirror]) * (x - mean[mirror]);
+    }
+    nearer += same < mirrored;
+  }
+  return static_cast<double>(nearer) / static_cast<double>(members.size());
+}
+
+// Every sandal, sneaker and ankle boot in Fashion-MNIST points its toe the same way, so a
+// horizontal flip draws a shoe that the test split never shows (in the classifier's feature space,
+// flipping half of the real test shoes alone triples the classifier FID; QUALITY.md). The garments
+// are near mirror-symmetric. The project's Fashion-MNIST configs therefore train without flips.
+TEST(FashionMnist, FootwearPointsOneWaySoTheFashionConfigsDoNotFlip) {
+  const std::string src = kFashionMnistDir;
+  if (!std::filesystem::exists(src + "/t10k-images-idx3-ubyte.gz"))
+    GTEST_SKIP() << "needs Debian's dataset-fashion-mnist";
+  // The test split (10,000 images, 1,000 per class); the train split gives the same shares.
+  const IdxArray images = read_idx(src + "/t10k-images-idx3-ubyte.gz");
+  const IdxArray labels = read_idx(src + "/t10k-labels-idx1-ubyte.gz");
+  for (int footwear : {5, 7, 9})
+    EXPECT_GT(share_facing_like_the_mean(images, labels, footwear), 0.9) << footwear;
+  for (int garment : {0, 2, 3, 4, 6})
+    EXPECT_LT(share_facing_like_the_mean(images, labels, garment), 0.8) << garment;
+  for (const char* name : {"configs/fashion.json", "configs/fashion_gpu.json"})
+    EXPECT_FALSE(load_config(test::source_path(name)).data.random_flip) << name;
 }
 
 }  // namespace
