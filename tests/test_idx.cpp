@@ -1,5 +1,5 @@
-// The IDX reader and the Fashion-MNIST extraction, on small IDX files made here; and one property of
-// the real data set (Debian's package) that the Fashion-MNIST configs rely on.
+// The IDX reader and the Fashion-MNIST extraction, on small IDX files made here; and one property
+// of the real data set (Debian's package) that the Fashion-MNIST configs rely on.
 #include <gtest/gtest.h>
 #include <zlib.h>
 
