@@ -51,6 +51,7 @@ template <class C, class F, Is<C, DataConfig> = 0>
 void visit_fields(C& c, F&& f) {
   f("path", c.path);
   f("random_flip", c.random_flip);
+  f("class_balance", c.class_balance);
   f("disk_cache", c.disk_cache);
   f("heldout_path", c.heldout_path);
 }
@@ -499,6 +500,10 @@ void validate(const Config& c) {
   validate_model(rules, c.model);
   validate_diffusion(rules, c.diffusion);
   rules.require_shown(c.data.path, !c.data.path.empty(), "\"\"", "must name a folder of images");
+  rules.in_range(c.data.class_balance, 0.0, 1.0,
+                 "must be in [0, 1] (0: the data's class frequencies, 1: equal shares)");
+  rules.require(c.data.class_balance, c.data.class_balance == 0 || c.model.num_classes > 0,
+                "needs a class-conditional model (model.num_classes > 0, a folder per class)");
   validate_optimization(rules, c.train);
   validate_outputs(rules, c.train, c);
   validate_sample(rules, c.sample, c.diffusion.timesteps);

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "ddpm/atomic_file.h"
+#include "ddpm/class_balance.h"
 #include "ddpm/crc.h"
 #include "ddpm/data_cache.h"
 #include "ddpm/error.h"
@@ -220,8 +221,20 @@ torch::Tensor to_model_range(const torch::Tensor& images) {
   return images.to(torch::kFloat32, /*non_blocking=*/false, /*copy=*/true).div_(127.5).sub_(1.0);
 }
 
-BatchSampler::BatchSampler(const Dataset& data, bool random_flip, DataPosition position)
-    : data_(data), random_flip_(random_flip), position_(position) {
+BatchSampler::BatchSampler(const Dataset& data, bool random_flip, DataPosition position,
+                           double class_balance)
+    : data_(data), random_flip_(random_flip), class_balance_(class_balance), position_(position) {
+  if (class_balance_ > 0) {
+    auto labels = data_.labels.to(torch::kLong).contiguous();
+    const int64_t* label = labels.data_ptr<int64_t>();
+    for (int64_t i = 0; i < data_.size(); ++i) {
+      if (label[i] >= static_cast<int64_t>(members_.size())) members_.resize(label[i] + 1);
+      members_[label[i]].push_back(i);
+    }
+    std::vector<int64_t> counts;
+    for (const auto& m : members_) counts.push_back(static_cast<int64_t>(m.size()));
+    quotas_ = class_quotas(counts, class_balance_, data_.size());
+  }
   start_epoch();
 }
 
@@ -229,10 +242,12 @@ void BatchSampler::start_epoch() {
   const int64_t n = data_.size();
   std::mt19937_64 rng(static_cast<uint64_t>(position_.seed) * 0x9E3779B97F4A7C15ull +
                       static_cast<uint64_t>(position_.epoch));
-  order_.resize(n);
-  for (int64_t i = 0; i < n; ++i) order_[i] = i;
-  for (int64_t i = n - 1; i > 0; --i) {  // Fisher–Yates with our own RNG: identical everywhere
-    std::swap(order_[i], order_[static_cast<int64_t>(rng() % static_cast<uint64_t>(i + 1))]);
+  if (class_balance_ > 0) {
+    order_ = balanced_epoch(members_, quotas_, rng);
+  } else {
+    order_.resize(n);
+    for (int64_t i = 0; i < n; ++i) order_[i] = i;
+    shuffle_indices(order_, rng);
   }
   flips_.resize(n);
   for (auto& f : flips_) f = random_flip_ ? static_cast<uint8_t>(rng() & 1) : 0;

@@ -209,7 +209,8 @@ Trainer::Trainer(const Config& config, const TrainOptions& options, std::ostream
   share_weights();
   if (writer_) folder_->write_config(config);
   open_outputs();
-  sampler_ = std::make_unique<BatchSampler>(data_, config.data.random_flip, state_.meta.data);
+  sampler_ = std::make_unique<BatchSampler>(data_, config.data.random_flip, state_.meta.data,
+                                            config.data.class_balance);
 }
 
 // Rank 0 checks and creates the run folder; the others never touch it.

@@ -222,6 +222,23 @@ TEST(Config, GuidanceIntervalIsEmptyOrAnOrderedPairOfNoiseLevels) {
             "c: sample.guidance_interval[1]: expected a number, got \"x\"");
 }
 
+TEST(Config, ClassBalanceIsAShareInZeroOneForClassConditionalModels) {
+  Config c;
+  c.model.num_classes = 3;
+  apply_override(c, "data.class_balance=0.5");
+  validate(c);
+  EXPECT_EQ(config_from_json(config_to_json(c), "t").data.class_balance, 0.5);
+  c.data.class_balance = 1.5;
+  EXPECT_EQ(error_of([&] { validate(c); }),
+            "data.class_balance = 1.5: must be in [0, 1] (0: the data's class frequencies, 1: "
+            "equal shares)");
+  c.data.class_balance = 1;
+  c.model.num_classes = 0;
+  EXPECT_EQ(error_of([&] { validate(c); }),
+            "data.class_balance = 1: needs a class-conditional model (model.num_classes > 0, a "
+            "folder per class)");
+}
+
 TEST(Config, ShippedConfigsAreValid) {
   for (const char* name :
        {"cifar10", "flowers", "tiny", "default", "emoji64", "fashion", "fashion_gpu"}) {

@@ -1,10 +1,14 @@
 #include <gtest/gtest.h>
 #include <stb_image_write.h>
 
+#include <cmath>
 #include <filesystem>
+#include <map>
+#include <numeric>
 #include <set>
 #include <sstream>
 
+#include "ddpm/class_balance.h"
 #include "ddpm/data.h"
 #include "ddpm/error.h"
 #include "ddpm/image_io.h"
@@ -150,6 +154,66 @@ TEST(Data, RandomFlipMirrorsAboutHalfTheImages) {
   const int64_t flipped = (b.select(3, 0) < 0).sum().item<int64_t>();
   EXPECT_GT(flipped, 60);
   EXPECT_LT(flipped, 140);
+}
+
+// The quotas against their closed form total * n_k^(1-b) / sum_j n_j^(1-b): each within one draw
+// of it, summing to the total, with empty classes getting none.
+TEST(ClassBalance, QuotasFollowThePowerLawAndSumToTheEpoch) {
+  const std::vector<int64_t> counts = {2275, 166, 0, 9, 349};
+  const int64_t total = 2799;
+  EXPECT_EQ(class_quotas(counts, 0.0, total), counts);  // b = 0: the data's own frequencies
+  EXPECT_EQ(class_quotas(counts, 1.0, total), (std::vector<int64_t>{700, 700, 0, 700, 699}));
+  for (double b : {0.25, 0.5, 0.75}) {
+    const auto q = class_quotas(counts, b, total);
+    double norm = 0;
+    for (int64_t n : counts) norm += n > 0 ? std::pow(static_cast<double>(n), 1 - b) : 0;
+    for (size_t k = 0; k < counts.size(); ++k) {
+      const double exact =
+          counts[k] > 0 ? total * std::pow(static_cast<double>(counts[k]), 1 - b) / norm : 0;
+      EXPECT_LT(std::abs(static_cast<double>(q[k]) - exact), 1.0) << "b " << b << " class " << k;
+    }
+    EXPECT_EQ(std::accumulate(q.begin(), q.end(), int64_t{0}), total) << "b " << b;
+  }
+  EXPECT_EQ(class_quotas({0, 0}, 1.0, 10), (std::vector<int64_t>{0, 0}));
+}
+
+// 90 images of class 0 and 10 of class 1, fully balanced: each 100-draw epoch holds 50 of each
+// class, every class-1 image exactly 5 times and 50 distinct class-0 images, in a mixed order;
+// and a resumed sampler continues exactly.
+TEST(ClassBalance, BalancedEpochsGiveEachClassItsShareAndResumeExactly) {
+  Dataset d;
+  d.images = torch::arange(100, torch::kUInt8).view({100, 1, 1, 1});
+  d.labels = (torch::arange(100, torch::kLong) >= 90).to(torch::kLong);
+  BatchSampler s(d, false, {0, 0, 7}, 1.0);
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    auto b = s.next(100);
+    auto values = torch::round((b.images.flatten() + 1) * 127.5).to(torch::kLong);
+    EXPECT_TRUE(torch::equal(b.labels, (values >= 90).to(torch::kLong)));
+    std::map<int64_t, int> times;
+    for (int64_t i = 0; i < 100; ++i) ++times[values[i].item<int64_t>()];
+    int rare = 0, common = 0;
+    for (const auto& [value, n] : times) {
+      if (value >= 90) {
+        EXPECT_EQ(n, 5) << "image " << value;
+        rare += n;
+      } else {
+        EXPECT_EQ(n, 1) << "image " << value;
+        common += n;
+      }
+    }
+    EXPECT_EQ(rare, 50);
+    EXPECT_EQ(common, 50);
+    EXPECT_GT(b.labels.slice(0, 0, 50).sum().item<int64_t>(), 10);  // shuffled, not sorted
+    EXPECT_LT(b.labels.slice(0, 0, 50).sum().item<int64_t>(), 40);
+  }
+  s.next(30);
+  const auto pos = s.position();
+  auto expected = s.next(90);  // crosses into the next epoch
+  BatchSampler resumed(d, false, pos, 1.0);
+  EXPECT_TRUE(torch::equal(resumed.next(90).images, expected.images));
+  // Without balance, the same seed draws a plain permutation: the rare class keeps its 10%.
+  BatchSampler plain(d, false, {0, 0, 7});
+  EXPECT_EQ(plain.next(100).labels.sum().item<int64_t>(), 10);
 }
 
 }  // namespace

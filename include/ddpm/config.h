@@ -39,6 +39,9 @@ struct DiffusionConfig {
 struct DataConfig {
   std::string path = "data/emoji";
   bool random_flip = true;
+  // Class-conditional models: class k is drawn in proportion to n_k^(1 - class_balance), from the
+  // data's own frequencies (0) to every class equally often (1).
+  double class_balance = 0.0;
   bool disk_cache = true;    // keep decoded images in <path>/.ddpm-cache-<size>.bin
   std::string heldout_path;  // optional held-out folder for train.eval_every
 };

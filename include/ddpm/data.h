@@ -42,10 +42,13 @@ torch::Tensor to_model_range(const torch::Tensor& images);
 bool is_image_file(const std::string& path);
 
 // Yields batches in a per-epoch random order (permutation and flips a pure function of seed and
-// epoch), so a run resumed from a DataPosition sees exactly the batches it would have seen.
+// epoch), so a run resumed from a DataPosition sees exactly the batches it would have seen. With
+// class_balance b > 0, an epoch (still data.size() draws) gives class k a share proportional to
+// n_k^(1 - b) (class_balance.h); b = 0 is one plain permutation of the data.
 class BatchSampler {
  public:
-  BatchSampler(const Dataset& data, bool random_flip, DataPosition position);
+  BatchSampler(const Dataset& data, bool random_flip, DataPosition position,
+               double class_balance = 0.0);
 
   struct Batch {
     torch::Tensor images;  // float [B, C, H, W] in [-1, 1]
@@ -61,6 +64,9 @@ class BatchSampler {
 
   const Dataset& data_;
   bool random_flip_;
+  double class_balance_;
+  std::vector<std::vector<int64_t>> members_;  // data indices of each class (class_balance > 0)
+  std::vector<int64_t> quotas_;                // draws of each class per epoch
   DataPosition position_;
   std::vector<int64_t> order_;
   std::vector<uint8_t> flips_;
