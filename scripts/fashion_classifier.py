@@ -20,11 +20,11 @@ import time
 try:
     import numpy as np
     import torch
-    import torch.nn as nn
-    import torch.nn.functional as F
 except ImportError as missing:
     sys.exit(f"fashion_classifier.py: {missing}: install Debian's python3-torch "
              "(sudo apt-get install python3-torch, or scripts/setup.sh)")
+
+from classifier_net import Net, train_step
 
 SOURCE = "/usr/share/datasets/fashion-mnist"
 
@@ -48,25 +48,6 @@ def load(split, source):
     labels = read_idx(os.path.join(source, f"{prefix}-labels-idx1-ubyte.gz"))
     x = torch.from_numpy(images.astype(np.float32) / 127.5 - 1.0).unsqueeze(1)
     return x, torch.from_numpy(labels.astype(np.int64))
-
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, 3, padding=1)
-        self.conv2 = nn.Conv2d(32, 32, 3, padding=1)
-        self.conv3 = nn.Conv2d(32, 64, 3, padding=1)
-        self.conv4 = nn.Conv2d(64, 64, 3, padding=1)
-        self.bn1, self.bn2 = nn.BatchNorm2d(32), nn.BatchNorm2d(64)
-        self.fc = nn.Linear(64 * 7 * 7, 128)
-        self.drop = nn.Dropout(0.3)
-        self.out = nn.Linear(128, 10)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv2(F.relu(self.bn1(self.conv1(x))))), 2)
-        x = F.max_pool2d(F.relu(self.conv4(F.relu(self.bn2(self.conv3(x))))), 2)
-        features = F.relu(self.fc(x.flatten(1)))
-        return features, self.out(self.drop(features))
 
 
 def accuracy(net, x, y):
@@ -99,19 +80,10 @@ def main():
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
     start = time.time()
     for epoch in range(args.epochs):
-        net.train()
         order = torch.randperm(len(x))
         for i in range(0, len(x) - 127, 128):
             idx = order[i:i + 128]
-            xb = x[idx]
-            if args.flip:
-                flip = torch.rand(len(idx)) < 0.5
-                xb = torch.where(flip.view(-1, 1, 1, 1), xb.flip(3), xb)
-            loss = F.cross_entropy(net(xb)[1], y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
+            loss = train_step(net, opt, sched, x[idx], y[idx], args.flip)
         print(f"epoch {epoch + 1}/{args.epochs}: loss {loss.item():.3f}, test accuracy "
               f"{accuracy(net, xt, yt):.4f}, {time.time() - start:.0f} s", flush=True)
     acc = accuracy(net, xt, yt)

@@ -57,12 +57,30 @@ Classifier::Output Classifier::run(const torch::Tensor& images, int64_t batch) {
 }
 
 namespace {
-double agreement(const torch::Tensor& logits, const torch::Tensor& labels) {
-  return (logits.argmax(1) == labels.to(torch::kCPU, torch::kLong))
-      .to(torch::kFloat64)
-      .mean()
-      .item<double>();
+
+// Each real image's weight, so that every class gets the share it has among the samples: an image
+// of class k weighs share_k / count_k. Classes the samples never ask for weigh 0.
+torch::Tensor class_share_weights(const torch::Tensor& labels, const torch::Tensor& sample_labels) {
+  auto real = labels.to(torch::kCPU, torch::kLong);
+  auto asked = sample_labels.to(torch::kCPU, torch::kLong);
+  const int64_t classes = std::max(real.max().item<int64_t>(), asked.max().item<int64_t>()) + 1;
+  auto share = torch::bincount(asked, {}, classes).to(torch::kFloat64) / asked.size(0);
+  auto count = torch::bincount(real, {}, classes).to(torch::kFloat64).clamp_min(1);
+  auto weights = (share / count).index_select(0, real);
+  if (weights.sum().item<double>() <= 0) {
+    throw Error(
+        "classifier scores: the real images have none of the classes the samples were asked for");
+  }
+  return weights;
 }
+
+// The weighted fraction of images whose predicted class is their label.
+double agreement(const torch::Tensor& logits, const torch::Tensor& labels,
+                 const torch::Tensor& weights) {
+  auto right = (logits.argmax(1) == labels.to(torch::kCPU, torch::kLong)).to(torch::kFloat64);
+  return ((right * weights).sum() / weights.sum()).item<double>();
+}
+
 }  // namespace
 
 ClassifierScores classifier_scores(Classifier& classifier, const torch::Tensor& samples,
@@ -82,15 +100,29 @@ ClassifierScores classifier_scores(Classifier& classifier, const torch::Tensor& 
   auto fake = classifier.run(samples, batch);
   auto held = classifier.run(shuffled.slice(0, 0, n), batch);
   auto reference = classifier.run(shuffled.slice(0, n), batch);
-  const auto reference_stats = feature_stats(reference.features);
+  // With labels on both sides, the real halves are weighted to the samples' class shares, so
+  // that per-class samples of an uneven data set are not scored against its proportions.
+  const bool matched = sample_labels.defined() && real_labels.defined();
+  torch::Tensor held_labels, held_w, reference_w;
+  if (real_labels.defined()) {
+    auto labels = real_labels.to(torch::kCPU, torch::kLong).index_select(0, order);
+    held_labels = labels.slice(0, 0, n);
+    held_w = matched ? class_share_weights(held_labels, sample_labels)
+                     : torch::ones({n}, torch::kFloat64);
+    if (matched) reference_w = class_share_weights(labels.slice(0, n), sample_labels);
+  }
+  const auto reference_stats =
+      matched ? feature_stats(reference.features, reference_w) : feature_stats(reference.features);
   ClassifierScores s;
   s.samples = n;
   s.fid = frechet_distance(feature_stats(fake.features), reference_stats);
-  s.fid_floor = frechet_distance(feature_stats(held.features), reference_stats);
-  if (sample_labels.defined()) s.accuracy = agreement(fake.logits, sample_labels);
-  if (real_labels.defined()) {
-    s.real_accuracy = agreement(held.logits, real_labels.index_select(0, order).slice(0, 0, n));
+  s.fid_floor = frechet_distance(
+      matched ? feature_stats(held.features, held_w) : feature_stats(held.features),
+      reference_stats);
+  if (sample_labels.defined()) {
+    s.accuracy = agreement(fake.logits, sample_labels, torch::ones({n}, torch::kFloat64));
   }
+  if (real_labels.defined()) s.real_accuracy = agreement(held.logits, held_labels, held_w);
   s.confidence = torch::softmax(fake.logits, 1).amax(1).to(torch::kFloat64).mean().item<double>();
   return s;
 }

@@ -19,6 +19,28 @@ FeatureStats feature_stats(const torch::Tensor& features) {
   return {mean, cov, f.size(0)};
 }
 
+FeatureStats feature_stats(const torch::Tensor& features, const torch::Tensor& weights) {
+  auto f = features.to(torch::kCPU, torch::kFloat64);  // [N, D]
+  auto w = weights.to(torch::kCPU, torch::kFloat64).flatten();
+  if (f.dim() != 2 || w.size(0) != f.size(0)) {
+    throw Error("weighted feature statistics need features [N, D] and one weight per feature");
+  }
+  if (!torch::isfinite(w).all().item<bool>() || w.lt(0).any().item<bool>() ||
+      w.sum().item<double>() <= 0) {
+    throw Error("weighted feature statistics need finite weights >= 0 with a positive sum");
+  }
+  w = w / w.sum();
+  const double effective = 1.0 - w.square().sum().item<double>();
+  if (effective <= 1e-12) {
+    throw Error(
+        "weighted feature statistics need at least 2 feature vectors with a positive weight");
+  }
+  auto mean = (w.unsqueeze(1) * f).sum(0);
+  auto centered = f - mean;
+  auto cov = (centered * w.unsqueeze(1)).t().mm(centered) / effective;
+  return {mean, cov, w.gt(0).sum().item<int64_t>()};
+}
+
 void save_feature_stats(const std::string& path, const FeatureStats& stats) {
   torch::serialize::OutputArchive archive;
   archive.write("mean", stats.mean);

@@ -64,6 +64,35 @@ TEST(Classifier, FidIsZeroOnIdenticalSetsAndTheClosedFormOnShiftedOnes) {
   EXPECT_NEAR(shifted.fid, 0.16 + 0.32 * 0.32, 1e-6);
 }
 
+TEST(Classifier, RealImagesAreWeightedToTheSamplesClassShares) {
+  TempDir dir;
+  Classifier c(write_toy_classifier(dir), torch::kCPU);
+  // Samples: half dark (class 0), half bright (class 1). Real: 3 dark of class 0, 5 bright of
+  // class 1 and 4 bright of class 2, a class the samples never ask for and the toy classifier never
+  // predicts.
+  auto samples = constant_images({-0.5, -0.5, 0.5, 0.5});
+  auto asked = torch::tensor({0, 0, 1, 1});
+  std::vector<double> values(3, -0.5);
+  values.insert(values.end(), 9, 0.5);
+  auto real = constant_images(values);
+  auto labels = torch::tensor({0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2});
+  auto matched = classifier_scores(c, samples, asked, real, labels, 4);
+  // The weighted reference has the samples' mean (0, 0.25) exactly; only the variance of the
+  // feature m differs: 1/3 for the samples, 0.25/(1 − Σw²) for the reference, which for any split
+  // of 8 reference images (1 to 3 dark ones) leaves FID = (√(1/3) − √var)² below 0.002.
+  EXPECT_LT(matched.fid, 0.002);
+  // Class 2 weighs nothing, so the held-out real images are all classified right.
+  EXPECT_DOUBLE_EQ(matched.real_accuracy, 1.0);
+  EXPECT_DOUBLE_EQ(matched.accuracy, 1.0);
+  // Unweighted (no real labels), the reference's mean of m is at least (−3·0.5 + 5·0.5)/8 away.
+  auto unmatched = classifier_scores(c, samples, asked, real, torch::Tensor(), 4);
+  EXPECT_GT(unmatched.fid, 0.125 * 0.125);
+  // No real image of a class the samples ask for: a clear error.
+  auto err = error_of(
+      [&] { classifier_scores(c, samples, torch::full({4}, 3, torch::kLong), real, labels, 4); });
+  EXPECT_NE(err.find("none of the classes"), std::string::npos) << err;
+}
+
 TEST(Classifier, BadFilesAndOutputsGetClearErrors) {
   TempDir dir;
   EXPECT_NE(error_of([&] { Classifier(dir / "none.pt", torch::kCPU); }).find("file not found"),

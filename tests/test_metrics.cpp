@@ -60,6 +60,30 @@ TEST(Metrics, FeatureStatsAreMeanAndUnbiasedCovariance) {
   EXPECT_EQ(back.count, 3);
 }
 
+TEST(Metrics, WeightedFeatureStatsFollowTheReliabilityWeightedClosedForm) {
+  auto f = torch::tensor({{1.0, 2.0}, {3.0, 6.0}, {5.0, 4.0}}, torch::kFloat64);
+  // Equal weights (of any scale) are the unweighted statistics.
+  auto equal = feature_stats(f, torch::full({3}, 7.0, torch::kFloat64));
+  auto plain = feature_stats(f);
+  EXPECT_TRUE(torch::allclose(equal.mean, plain.mean));
+  EXPECT_TRUE(torch::allclose(equal.cov, plain.cov));
+  // 1-D: x = (0, 4, 8), w = (2, 1, 1)/4: μ = 3, Σ w(x − μ)² = 11, Σ w² = 0.375, so 11/0.625.
+  auto x = torch::tensor({{0.0}, {4.0}, {8.0}}, torch::kFloat64);
+  auto w = feature_stats(x, torch::tensor({2.0, 1.0, 1.0}));
+  EXPECT_NEAR(w.mean.item<double>(), 3.0, 1e-12);
+  EXPECT_NEAR(w.cov.item<double>(), 17.6, 1e-12);
+  EXPECT_EQ(w.count, 3);
+  // A zero weight drops its vector.
+  auto dropped = feature_stats(f, torch::tensor({1.0, 1.0, 0.0}));
+  auto two = feature_stats(f.slice(0, 0, 2));
+  EXPECT_TRUE(torch::allclose(dropped.mean, two.mean));
+  EXPECT_TRUE(torch::allclose(dropped.cov, two.cov));
+  EXPECT_EQ(dropped.count, 2);
+  EXPECT_THROW(feature_stats(f, torch::tensor({1.0, 0.0, 0.0})), Error);
+  EXPECT_THROW(feature_stats(f, torch::tensor({1.0, -1.0, 1.0})), Error);
+  EXPECT_THROW(feature_stats(f, torch::tensor({1.0, 1.0})), Error);
+}
+
 TEST(Metrics, KidIsUnbiasedNearZeroForOneDistributionAndPositiveForTwo) {
   torch::manual_seed(1);
   auto a = torch::randn({2000, 8}, torch::kFloat64), b = torch::randn({2000, 8}, torch::kFloat64);

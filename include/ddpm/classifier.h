@@ -30,13 +30,15 @@ struct ClassifierScores {
   double fid = 0;             // samples against the reference real images
   double fid_floor = 0;       // as many held-out real images against the same reference
   double accuracy = -1;       // samples classified as their requested class (-1: none requested)
-  double real_accuracy = -1;  // the held-out real images, against their labels
+  double real_accuracy = -1;  // the held-out real images, against their labels (class-weighted)
   double confidence = 0;      // mean max softmax probability on the samples
 };
 
 // samples [N, C, H, W] with the classes they were asked for (undefined: unconditional); real images
-// [M, C, H, W] (M ≥ 2N) with their labels: the first N are held out for the floor, the rest are the
-// reference.
+// [M, C, H, W] (M ≥ 2N) with their labels: after a fixed shuffle the first N are held out for the
+// floor, the rest are the reference. With labels on both sides, the real images are weighted so
+// that each class has its share among the samples (per-class samples of an uneven data set such as
+// the emoji groups), in the FID, its floor and the real accuracy.
 ClassifierScores classifier_scores(Classifier& classifier, const torch::Tensor& samples,
                                    const torch::Tensor& sample_labels, const torch::Tensor& real,
                                    const torch::Tensor& real_labels, int64_t batch);

@@ -16,6 +16,11 @@ struct FeatureStats {
 };
 
 FeatureStats feature_stats(const torch::Tensor& features);
+// Weighted mean Σ wᵢxᵢ and covariance Σ wᵢ(xᵢ − μ)(xᵢ − μ)ᵀ / (1 − Σ wᵢ²) with the weights [N]
+// normalised to sum 1 (reliability weights: equal weights give feature_stats exactly). Used to give
+// each class of a reference set the share it has among the samples. `count` is the number of
+// features with a positive weight.
+FeatureStats feature_stats(const torch::Tensor& features, const torch::Tensor& weights);
 void save_feature_stats(const std::string& path, const FeatureStats& stats);
 FeatureStats load_feature_stats(const std::string& path);
 
