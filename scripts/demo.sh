@@ -6,13 +6,13 @@
 # step budget).
 #   scripts/demo.sh            Fashion-MNIST (28x28 grey, 10 classes)
 #   scripts/demo.sh --emoji    the emoji set (configs/emoji.json, 32x32 colour, one class per Unicode
-#                              emoji group: Smileys & Emotion, People & Body, ..., Flags; 4,000
+#                              emoji group: Smileys & Emotion, People & Body, ..., Flags; 4,800
 #                              steps, about 25 minutes on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "${1:-}" = "--emoji" ]; then
-  name=emoji config=configs/emoji.json steps=${STEPS:-4000} eval_data=data/emoji-groups
+  name=emoji config=configs/emoji.json steps=${STEPS:-4800} eval_data=data/emoji-groups
   sample_args=(--per-class 8)
 else
   name=fashion config=configs/fashion.json steps=${STEPS:-1500} eval_data=data/fashion/test
@@ -21,8 +21,13 @@ fi
 
 scripts/setup.sh --target ddpm   # also extracts data/emoji, data/emoji-groups and data/fashion
 
+# A run continues with its own config (runs/NAME/config.json), so a run begun before a change to
+# configs/ still resumes.
 resume=()
-[ -f "runs/$name/last.pt" ] && resume=(--resume)
+if [ -f "runs/$name/last.pt" ]; then
+  resume=(--resume)
+  [ -f "runs/$name/config.json" ] && config="runs/$name/config.json"
+fi
 build/ddpm train --config "$config" --set train.steps="$steps" "${resume[@]}"
 build/ddpm sample --ckpt "runs/$name/last.pt" "${sample_args[@]}" --out "runs/$name/samples.png"
 build/ddpm eval --ckpt "runs/$name/last.pt" --data "$eval_data" --max-images 64 --subset 50

@@ -81,6 +81,21 @@ double agreement(const torch::Tensor& logits, const torch::Tensor& labels,
   return ((right * weights).sum() / weights.sum()).item<double>();
 }
 
+// agreement per class of `labels`: entry k for the images labelled k (-1: none is).
+std::vector<double> agreement_by_class(const torch::Tensor& logits, const torch::Tensor& labels) {
+  auto y = labels.to(torch::kCPU, torch::kLong);
+  const int64_t classes = y.max().item<int64_t>() + 1;
+  auto right = (logits.argmax(1) == y).to(torch::kFloat64);
+  auto hits = torch::zeros({classes}, torch::kFloat64).index_add_(0, y, right);
+  auto counts = torch::bincount(y, {}, classes);
+  std::vector<double> out(static_cast<size_t>(classes), -1.0);
+  for (int64_t k = 0; k < classes; ++k) {
+    const auto n = counts[k].item<int64_t>();
+    if (n > 0) out[static_cast<size_t>(k)] = hits[k].item<double>() / static_cast<double>(n);
+  }
+  return out;
+}
+
 }  // namespace
 
 ClassifierScores classifier_scores(Classifier& classifier, const torch::Tensor& samples,
@@ -121,6 +136,7 @@ ClassifierScores classifier_scores(Classifier& classifier, const torch::Tensor& 
       reference_stats);
   if (sample_labels.defined()) {
     s.accuracy = agreement(fake.logits, sample_labels, torch::ones({n}, torch::kFloat64));
+    s.class_accuracy = agreement_by_class(fake.logits, sample_labels);
   }
   if (real_labels.defined()) s.real_accuracy = agreement(held.logits, held_labels, held_w);
   s.confidence = torch::softmax(fake.logits, 1).amax(1).to(torch::kFloat64).mean().item<double>();

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/script.h>
 
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "ddpm/classifier.h"
@@ -45,6 +46,9 @@ TEST(Classifier, AccuracyIsExactOnLabelledInputs) {
   auto half = classifier_scores(c, samples, torch::tensor({1, 1, 1, 1}), real, torch::Tensor(), 3);
   EXPECT_DOUBLE_EQ(half.accuracy, 0.5);
   EXPECT_DOUBLE_EQ(half.real_accuracy, -1.0);
+  // Per class: right on both classes; nothing asked for class 0 in `half`, half right on class 1.
+  EXPECT_EQ(right.class_accuracy, (std::vector<double>{1.0, 1.0}));
+  EXPECT_EQ(half.class_accuracy, (std::vector<double>{-1.0, 0.5}));
   // Confidence: softmax of (−5, 5) → 1/(1 + e^−10) for every image.
   EXPECT_NEAR(right.confidence, 1.0 / (1.0 + std::exp(-10.0)), 1e-6);
 }
@@ -139,6 +143,13 @@ TEST(Classifier, EvalReportsClassifierScoresThroughTheBinary) {
        {"\"fid_real_floor\"", "\"class_accuracy\"", "\"confidence\"", "\"guidance\""}) {
     EXPECT_NE(report.find(key), std::string::npos) << key;
   }
+  // Two samples per class: the overall accuracy is the mean of the two per-class ones.
+  const auto scores = nlohmann::json::parse(report)["classifier"];
+  const auto& by_class = scores["class_accuracy_by_class"];
+  ASSERT_TRUE(by_class.contains("0_a") && by_class.contains("1_b")) << report;
+  EXPECT_NEAR(scores["class_accuracy"].get<double>(),
+              (by_class["0_a"].get<double>() + by_class["1_b"].get<double>()) / 2, 1e-12);
+  EXPECT_NE(r.out.find("  1_b: "), std::string::npos) << r.out;
 }
 
 // train.classifier_every: the run scores its EMA samples while it trains, into metrics.jsonl and

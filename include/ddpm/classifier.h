@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace ddpm {
 
@@ -27,9 +28,10 @@ class Classifier {
 
 struct ClassifierScores {
   int64_t samples = 0;
-  double fid = 0;             // samples against the reference real images
-  double fid_floor = 0;       // as many held-out real images against the same reference
-  double accuracy = -1;       // samples classified as their requested class (-1: none requested)
+  double fid = 0;        // samples against the reference real images
+  double fid_floor = 0;  // as many held-out real images against the same reference
+  double accuracy = -1;  // samples classified as their requested class (-1: none requested)
+  std::vector<double> class_accuracy;  // the same per requested class k (-1: none asked for k)
   double real_accuracy = -1;  // the held-out real images, against their labels (class-weighted)
   double confidence = 0;      // mean max softmax probability on the samples
 };

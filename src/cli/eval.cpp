@@ -219,6 +219,20 @@ void fid_section(EvalContext& c) {
 
 // --classifier: samples (for class-conditional models the same number of every class, with the
 // config's guidance) scored by a classifier of the data set against the --data folder.
+// Per requested class: a line of the table each, and an object (class name → accuracy) in the
+// report.
+void print_class_accuracy(EvalContext& c, const std::vector<double>& accuracy) {
+  auto by_class = nlohmann::json::object();
+  for (size_t k = 0; k < accuracy.size(); ++k) {
+    if (accuracy[k] < 0) continue;
+    const std::string name =
+        k < c.data.class_names.size() ? c.data.class_names[k] : "class " + std::to_string(k);
+    by_class[name] = accuracy[k];
+    c.table << "  " << name << ": " << accuracy[k] << "\n";
+  }
+  c.report["classifier"]["class_accuracy_by_class"] = by_class;
+}
+
 void classifier_section(EvalContext& c) {
   Classifier classifier(c.args["classifier"].as<std::string>(), c.device);
   GenerateOptions g;
@@ -260,8 +274,10 @@ void classifier_section(EvalContext& c) {
                   ? ""
                   : " at sigma in " + nlohmann::json(g.guidance_interval).dump())
           << ")\n";
-  if (s.accuracy >= 0)
+  if (s.accuracy >= 0) {
     c.table << "class acc   " << s.accuracy << " (real images: " << s.real_accuracy << ")\n";
+    print_class_accuracy(c, s.class_accuracy);
+  }
   c.table << "confidence  " << s.confidence << "\n";
 }
 
