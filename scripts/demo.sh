@@ -7,7 +7,7 @@
 #   scripts/demo.sh            Fashion-MNIST (28x28 grey, 10 classes)
 #   scripts/demo.sh --emoji    the emoji set (configs/emoji.json, 32x32 colour, one class per Unicode
 #                              emoji group: Smileys & Emotion, People & Body, ..., Flags; 4,800
-#                              steps, about 25 minutes on 2 cores)
+#                              steps, about 30 minutes on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
