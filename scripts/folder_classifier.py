@@ -19,7 +19,6 @@ usage: folder_classifier.py CACHE [--out <data>/classifier.pt] [--epochs 30] [--
 """
 import argparse
 import os
-import struct
 import sys
 import time
 
@@ -31,37 +30,7 @@ except ImportError as missing:
              "(sudo apt-get install python3-torch python3-numpy, or scripts/setup.sh)")
 
 from classifier_net import Net, train_step
-
-MAGIC = b"DDPMDAT1"
-
-
-def read_cache(path):
-    """(images uint8 [N, C, H, W], labels int64 [N], class names) from a ddpm data cache."""
-    try:
-        with open(path, "rb") as f:
-            if f.read(8) != MAGIC:
-                sys.exit(f"{path}: not a ddpm data cache (run `ddpm train` on the folder once)")
-            header = f.read(56)
-            if len(header) != 56:
-                sys.exit(f"{path}: truncated header; delete it and run `ddpm train` on the folder again")
-            _key, n, c, h, w, _skipped, count = struct.unpack("<Q6q", header)
-            if min(n, c, h, w) < 1 or count < 0 or count > 100000:
-                sys.exit(f"{path}: corrupt header (n {n}, c {c}, {h}x{w}, {count} class names)")
-            names = []
-            for _ in range(count):
-                (length,) = struct.unpack("<I", f.read(4))
-                names.append(f.read(length).decode("utf-8", "replace"))
-            labels = np.frombuffer(f.read(8 * n), dtype=np.int64)
-            pixels = f.read(n * c * h * w)
-    except OSError as err:
-        sys.exit(f"{path}: {err.strerror}; run `ddpm train` on the data folder once to write the cache")
-    if len(labels) != n or len(pixels) != n * c * h * w:
-        sys.exit(f"{path}: truncated; delete it and run `ddpm train` on the folder again")
-    if not names or labels.min() < 0 or labels.max() >= len(names):
-        sys.exit(f"{path}: has no class labels in [0, {len(names)}): not a folder of class folders")
-    images = np.frombuffer(pixels, dtype=np.uint8).reshape(n, c, h, w)
-    return images, labels.copy(), names
-
+from ddpm_cache import read_cache
 
 def stratified_split(labels, share, seed):
     rng = np.random.default_rng(seed)

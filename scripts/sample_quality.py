@@ -14,27 +14,17 @@ usage: sample_quality.py SAMPLES_DIR DATA_CACHE [--json]
 """
 import json
 import os
-import struct
 import sys
 
 import numpy as np
 from PIL import Image
 
+from ddpm_cache import read_cache
 
-MAGIC = b"DDPMDAT1"
 
-
-def read_cache(path):
-    with open(path, "rb") as f:
-        if f.read(8) != MAGIC:
-            sys.exit(f"{path}: not a ddpm data cache (run `ddpm train` on the folder once)")
-        _key, n, c, h, w, _skipped, names = struct.unpack("<Q6q", f.read(56))
-        for _ in range(names):
-            (length,) = struct.unpack("<I", f.read(4))
-            f.read(length)
-        f.read(8 * n)  # labels
-        images = np.frombuffer(f.read(n * c * h * w), dtype=np.uint8).reshape(n, c, h, w)
-    return images.astype(np.float32) / 127.5 - 1.0
+def read_cache_images(path):
+    """The cache's images in [-1, 1], float32 [N, C, H, W]."""
+    return read_cache(path, labelled=False)[0].astype(np.float32) / 127.5 - 1.0
 
 
 def read_samples(folder, channels):
@@ -59,7 +49,7 @@ def total_variation(x):
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
-    data = read_cache(sys.argv[2])
+    data = read_cache_images(sys.argv[2])
     samples = read_samples(sys.argv[1], data.shape[1])
     if samples.shape[1:] != data.shape[1:]:
         sys.exit(f"samples are {samples.shape[1:]}, the data {data.shape[1:]}: not the same model size")

@@ -217,8 +217,6 @@ void fid_section(EvalContext& c) {
           << "KID         " << f.kid << "\n";
 }
 
-// --classifier: samples (for class-conditional models the same number of every class, with the
-// config's guidance) scored by a classifier of the data set against the --data folder.
 // Per requested class: a line of the table each, and an object (class name → accuracy) in the
 // report.
 void print_class_accuracy(EvalContext& c, const std::vector<double>& accuracy) {
@@ -233,6 +231,8 @@ void print_class_accuracy(EvalContext& c, const std::vector<double>& accuracy) {
   c.report["classifier"]["class_accuracy_by_class"] = by_class;
 }
 
+// --classifier: samples (for class-conditional models the same number of every class, with the
+// config's guidance) scored by a classifier of the data set against the --data folder.
 void classifier_section(EvalContext& c) {
   Classifier classifier(c.args["classifier"].as<std::string>(), c.device);
   GenerateOptions g;
