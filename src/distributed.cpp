@@ -1,20 +1,17 @@
 #include "ddpm/distributed.h"
 
-#ifndef USE_C10D_GLOO
-#error \
-    "LibTorch was built without c10d's Gloo backend (USE_C10D_GLOO); ddpm needs it for training on several processes"
-#endif
-
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "ddpm/compat.h"
 #include "ddpm/error.h"
 
+#if DDPM_WITH_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
 #if DDPM_WITH_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
@@ -122,6 +119,7 @@ c10::intrusive_ptr<c10d::Store> make_store(const WorldInfo& info, std::chrono::s
   return c10::make_intrusive<c10d::PrefixStore>("ddpm", store);
 }
 
+#if DDPM_WITH_GLOO
 std::shared_ptr<::gloo::transport::Device> gloo_device(const WorldInfo& info) {
   if (const char* ifname = env("GLOO_SOCKET_IFNAME")) {
     return c10d::ProcessGroupGloo::createDeviceForInterface(ifname);
@@ -132,27 +130,45 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const WorldInfo& info) {
   }
   return c10d::ProcessGroupGloo::createDefaultDevice();
 }
+#endif
 
 c10::intrusive_ptr<compat::CollectiveGroup> make_group(const c10::intrusive_ptr<c10d::Store>& store,
                                                        const WorldInfo& info, torch::Device device,
                                                        std::chrono::seconds timeout) {
+  check_backend(device);
   if (device.is_cuda()) {
 #if DDPM_WITH_NCCL
     auto options = c10d::ProcessGroupNCCL::Options::create();
     options->timeout = timeout;
     return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, info.rank, info.world, options);
-#else
-    throw Error(
-        "distributed training on CUDA needs NCCL, and this build of ddpm has none; rebuild against "
-        "a LibTorch with NCCL (nccl.h found by CMake), or train on the CPU with train.device=cpu");
 #endif
   }
+#if DDPM_WITH_GLOO
   auto options = c10d::ProcessGroupGloo::Options::create(timeout);
   options->devices.push_back(gloo_device(info));
   return c10::make_intrusive<c10d::ProcessGroupGloo>(store, info.rank, info.world, options);
+#else
+  return {};  // unreachable: check_backend threw
+#endif
 }
 
 }  // namespace
+
+void check_backend(torch::Device device) {
+  if (device.is_cuda() && !DDPM_WITH_NCCL) {
+    throw Error(
+        "distributed training on CUDA needs NCCL, and this build of ddpm has none; rebuild against "
+        "a LibTorch with NCCL (nccl.h found by CMake), or train on the CPU with train.device=cpu");
+  }
+  if (!device.is_cuda() && !DDPM_WITH_GLOO) {
+    throw Error(
+        "distributed training on the CPU needs c10d's Gloo backend, and this build of ddpm has "
+        "none "
+        "(CMake found no gloo headers; PyTorch's pip wheels ship none); rebuild with "
+        "GLOO_INCLUDE_DIR set to the gloo headers your LibTorch was built with, or train on CUDA "
+        "(NCCL) or in one process");
+  }
+}
 
 WorldInfo world_from_environment() {
   WorldInfo w;

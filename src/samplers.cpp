@@ -216,13 +216,17 @@ torch::Tensor run_sampler(const GaussianDiffusion& diffusion, const Denoiser& de
 
 Denoiser classifier_free_guidance(ConditionalDenoiser model, torch::Tensor labels,
                                   int64_t null_class, double guidance, torch::Tensor guided) {
+  // The per-timestep mask is looked up on the CPU (t is a handful of integers), wherever the
+  // model runs: no device synchronisation for the test below, and no device mismatch.
+  if (guided.defined()) guided = guided.to(torch::kCPU);
   return [model = std::move(model), labels = std::move(labels), null_class, guidance,
           guided = std::move(guided)](const torch::Tensor& x, const torch::Tensor& t) {
     if (guidance == 0.0) return model(x, t, labels);
     torch::Tensor here;  // which images of the batch are guided at their t
     if (guided.defined()) {
-      here = guided.index_select(0, t.to(torch::kCPU)).to(x.device());
-      if (!here.any().item<bool>()) return model(x, t, labels);
+      const auto mask = guided.index_select(0, t.to(torch::kCPU, torch::kLong));
+      if (!mask.any().item<bool>()) return model(x, t, labels);
+      here = mask.to(x.device());
     }
     const int64_t B = x.size(0);
     auto both = model(torch::cat({x, x}), torch::cat({t, t}),

@@ -236,9 +236,11 @@ TEST_F(AdversarialArgs, AnErrorAfterATerminalProgressLineStartsItsOwnLine) {
   test::write_file(*dir_ / "tty.sh",
                    "cd '" DDPM_SOURCE_DIR "' && DDPM_INJECT_NONFINITE=3,3 " + cmd);
   const std::string out_path = *dir_ / "tty.out";
-  std::system(("script -qec \"sh '" + (*dir_ / "tty.sh") + "'\" /dev/null > '" + out_path +
-               "' 2>&1 < /dev/null")
-                  .c_str());
+  // ddpm exits 1 (the injected failure): its output is what is checked.
+  const int status = std::system(("script -qec \"sh '" + (*dir_ / "tty.sh") + "'\" /dev/null > '" +
+                                  out_path + "' 2>&1 < /dev/null")
+                                     .c_str());
+  EXPECT_NE(status, -1) << "could not run script(1)";
   const std::string out = test::read_file(out_path);
   const auto at = out.find("ddpm: error: ");
   ASSERT_NE(at, std::string::npos) << out;

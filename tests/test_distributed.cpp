@@ -15,6 +15,7 @@
 #include "ddpm/checkpoint.h"
 #include "ddpm/compat.h"
 #include "ddpm/distributed.h"
+#include "ddpm/error.h"
 #include "ddpm/launcher.h"
 #include "ddpm/unet.h"
 #include "test_util.h"
@@ -103,7 +104,10 @@ void expect_same_losses(const std::string& a, const std::string& b) {
 
 class DistributedTest : public ::testing::Test {
  protected:
-  void SetUp() override { test::make_emoji_folder(data(), 48); }
+  void SetUp() override {
+    if (!DDPM_WITH_GLOO) GTEST_SKIP() << "this build has no Gloo (no gloo headers at build time)";
+    test::make_emoji_folder(data(), 48);
+  }
   std::string data() const { return dir_ / "emoji"; }
   std::string args(const std::string& run, const std::string& extra) const {
     return tiny_train_args(dir_ / run, data(), kCommon + " " + extra);
@@ -379,6 +383,26 @@ TEST_F(DistributedTest, AMissingWorkerIsAnErrorWithinTheTimeout) {
   test::expect_one_line_error(r, "rank 0 could not join 127.0.0.1:" + std::to_string(port),
                               "missing worker");
   EXPECT_LT(seconds, 3 + 10);
+}
+
+// A build without Gloo (PyTorch's pip wheels have no gloo headers) refuses CPU workers before
+// starting any, naming what to do.
+TEST(DistributedBackend, AMissingBackendIsAOneLineErrorBeforeAnyWorkerStarts) {
+  if (DDPM_WITH_GLOO) {
+    EXPECT_NO_THROW(check_backend(torch::kCPU));
+  } else {
+    EXPECT_THROW(check_backend(torch::kCPU), Error);
+    test::TempDir dir;
+    test::make_emoji_folder(dir / "emoji", 8);
+    test::expect_one_line_error(
+        run_ddpm(tiny_train_args(dir / "run", dir / "emoji", kCommon + " --nproc 2")),
+        "needs c10d's Gloo backend, and this build of ddpm has none", "no gloo");
+  }
+  if (DDPM_WITH_NCCL) {
+    EXPECT_NO_THROW(check_backend(torch::Device(torch::kCUDA)));
+  } else {
+    EXPECT_THROW(check_backend(torch::Device(torch::kCUDA)), Error);
+  }
 }
 
 }  // namespace

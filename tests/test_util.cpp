@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -89,7 +90,13 @@ CommandResult run_ddpm(const std::string& args, const std::string& cwd, const st
 
 namespace ddpm::test {
 
-void make_emoji_folder(const std::string& dir, int64_t n) { extract_emoji(kEmojiFontPath, dir, n); }
+// Debian's font, or the copy scripts/gpu_deps.sh carries to a machine without apt.
+std::string emoji_font() {
+  if (std::filesystem::exists(kEmojiFontPath)) return kEmojiFontPath;
+  return std::string(DDPM_SOURCE_DIR) + "/.deps/NotoColorEmoji.ttf";
+}
+
+void make_emoji_folder(const std::string& dir, int64_t n) { extract_emoji(emoji_font(), dir, n); }
 
 void make_class_folders(const std::string& dir, int64_t n,
                         const std::vector<std::string>& classes) {

@@ -6,6 +6,7 @@
 #include <torch/types.h>
 #include <torch/version.h>
 
+#include <sstream>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -57,7 +58,9 @@ using OptimizerStateKey =
 template <class Key = OptimizerStateKey>
 Key optimizer_state_key(const torch::Tensor& parameter) {
   if constexpr (std::is_same_v<Key, std::string>) {
-    return c10::guts::to_string(parameter.unsafeGetTensorImpl());
+    std::ostringstream key;  // as 1.13's c10::guts::to_string, which 2.x no longer has
+    key << parameter.unsafeGetTensorImpl();
+    return key.str();
   } else {
     return static_cast<Key>(parameter.unsafeGetTensorImpl());
   }

@@ -35,6 +35,10 @@ struct WorldInfo {
 // Malformed or inconsistent variables are errors that name the variable.
 WorldInfo world_from_environment();
 
+// Throws a one-line error when this build has no c10d backend for `device` (NCCL for CUDA, Gloo
+// for the CPU: both are found by CMake, and PyTorch's pip wheels lack gloo's headers).
+void check_backend(torch::Device device);
+
 class Communicator {
  public:
   virtual ~Communicator() = default;

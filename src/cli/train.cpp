@@ -9,6 +9,7 @@
 #include "ddpm/error.h"
 #include "ddpm/launcher.h"
 #include "ddpm/progress.h"
+#include "ddpm/runtime.h"
 #include "ddpm/trainer.h"
 
 namespace ddpm {
@@ -54,6 +55,7 @@ int launch(const Config& config, int nproc, int argc, char** argv) {
   }
   if (nproc < 1) throw Error("--nproc " + std::to_string(nproc) + ": expected at least 1 worker");
   check_world_fits(config, nproc);
+  check_backend(pick_device(config.train.device));  // before any worker starts
   LaunchOptions launch;
   launch.nproc = nproc;
   launch.argv = worker_argv(argc, argv);
