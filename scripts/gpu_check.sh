@@ -9,12 +9,15 @@
 #   scripts/gpu_check.sh bench   # BENCHMARKS.md's GPU tables: ddpm vs eager PyTorch, fp32 and bf16
 #   scripts/gpu_check.sh fashion # configs/fashion_gpu.json for STEPS (default 5000) steps, scored by
 #                                # the Fashion-MNIST classifier every 1000 steps; resumable (run again)
+#   scripts/gpu_check.sh all     # build, test and run in one command (about 8 minutes on an H100):
+#                                # a lent machine goes back when idle, taking build-gpu/ with it
 # Logs, grids and tables go to $OUT (the device tool's output folder) or build-gpu/check/.
 # DEVICE=cpu runs the `run` stage on the CPU (to check this script anywhere); STEPS sets its length
 # and SAMPLERS its samplers (default: ddpm ddim dpmpp2m; the 1000-step ddpm one is slow on a CPU).
 set -euo pipefail
+self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/.."
-stage="${1:?usage: scripts/gpu_check.sh build|test|run|bench}"
+stage="${1:?usage: scripts/gpu_check.sh build|test|run|bench|fashion|all}"
 out="${OUT:-build-gpu/check}"
 mkdir -p "$out"
 device="${DEVICE:-cuda}"
@@ -38,11 +41,28 @@ logged() {
 done_step() { sed -n 's/^done: step \([0-9]*\),.*/\1/p' "$out/$1.log" | tail -1; }
 
 case "$stage" in
+all)
+  # Each stage in its own process, so that one failing still leaves the summary; the logs, grids and
+  # summary are packed into one file, since the device tool returns at most 8 files from $OUT.
+  # The run stage trains 300 steps (STEPS) so that the three fit in one 10-minute command.
+  work="${TMPDIR:-/tmp}/ddpm_gpu_check"
+  rm -rf "$work"
+  status=0
+  for each in build test run; do
+    STEPS="${STEPS:-300}" OUT="$work/$each" bash "$self" "$each" || { status=1; [ "$each" = build ] && break; }
+  done
+  cat "$work"/*/summary.txt 2>/dev/null | tee "$out/summary.txt" || true
+  tar czf "$out/check.tgz" -C "$work" .
+  exit "$status"
+  ;;
 build)
-  prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+  prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)') ||
+    fail "python3 cannot import torch: this stage builds against PyTorch's LibTorch"
   python3 -c 'import torch; print("PyTorch", torch.__version__, "CUDA", torch.version.cuda,
               "available", torch.cuda.is_available())' | tee "$out/torch.txt"
-  logged cmake cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix"
+  # One file per compiler job: 16 cores build in about 130 s, where unity batches leave most idle.
+  logged cmake cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
+    -DDDPM_UNITY_BUILD=OFF
   logged build cmake --build build-gpu -j "$(nproc)"
   [ "$device" = cpu ] || grep -q "DDPM_WITH_CUDA=1" build-gpu/CMakeFiles/ddpm_core.dir/flags.make ||
     fail "this LibTorch has no CUDA targets (DDPM_WITH_CUDA=0)"
@@ -132,6 +152,6 @@ fashion)
   cp "$runs"/previews/*.png "$out/fashion_gpu_previews/" 2>/dev/null || true
   ;;
 *)
-  fail "unknown stage '$stage' (build, test, run, bench or fashion)"
+  fail "unknown stage '$stage' (build, test, run, bench, fashion or all)"
   ;;
 esac

@@ -3,8 +3,12 @@
 # GoogleTest's sources from this Debian machine (after scripts/setup.sh) into .deps/, which git
 # ignores. A machine with PyTorch but no apt (a lent GPU machine) builds with them: carry .deps there
 # and run scripts/gpu_check.sh.
+# --no-fashion leaves out Fashion-MNIST's 30 MB (only gpu_check.sh's fashion stage reads it), for
+# the device tool's 64 MiB limit on what travels.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+fashion=1
+[ "${1:-}" = --no-fashion ] && fashion=0
 for needed in /usr/include/nlohmann/json.hpp /usr/include/cxxopts.hpp /usr/include/stb/stb_image.h \
               /usr/share/cmake/nlohmann_json/nlohmann_jsonConfig.cmake /usr/src/googletest/CMakeLists.txt \
               /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf \
@@ -22,5 +26,5 @@ cp -r /usr/src/googletest .deps/googletest
 # The built-in data set is cut from this font.
 cp /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf .deps/
 # Fashion-MNIST's IDX files, for gpu_check.sh's fashion stage.
-cp -r /usr/share/datasets/fashion-mnist .deps/fashion-mnist
+[ "$fashion" = 1 ] && cp -r /usr/share/datasets/fashion-mnist .deps/fashion-mnist
 du -sh .deps
