@@ -9,7 +9,8 @@
 #   scripts/gpu_check.sh bench   # BENCHMARKS.md's GPU tables: ddpm vs eager PyTorch, fp32 and bf16
 #   scripts/gpu_check.sh fashion # configs/fashion_gpu.json for STEPS (default 5000) steps, scored by
 #                                # the Fashion-MNIST classifier every 1000 steps; resumable (run again)
-#   scripts/gpu_check.sh all     # build, test and run in one command (about 8 minutes on an H100):
+#   scripts/gpu_check.sh all     # build, test and run in one command (under 10 minutes on an H100,
+#                                # estimated from the stages' times; not yet run as one command):
 #                                # a lent machine goes back when idle, taking build-gpu/ with it
 # Logs, grids and tables go to $OUT (the device tool's output folder) or build-gpu/check/.
 # DEVICE=cpu runs the `run` stage on the CPU (to check this script anywhere); STEPS sets its length

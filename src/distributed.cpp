@@ -163,8 +163,7 @@ void check_backend(torch::Device device) {
   if (!device.is_cuda() && !DDPM_WITH_GLOO) {
     throw Error(
         "distributed training on the CPU needs c10d's Gloo backend, and this build of ddpm has "
-        "none "
-        "(CMake found no gloo headers; PyTorch's pip wheels ship none); rebuild with "
+        "none (CMake found no gloo headers; PyTorch's pip wheels ship none); rebuild with "
         "GLOO_INCLUDE_DIR set to the gloo headers your LibTorch was built with, or train on CUDA "
         "(NCCL) or in one process");
   }

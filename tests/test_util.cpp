@@ -90,11 +90,13 @@ CommandResult run_ddpm(const std::string& args, const std::string& cwd, const st
 
 namespace ddpm::test {
 
+namespace {
 // Debian's font, or the copy scripts/gpu_deps.sh carries to a machine without apt.
 std::string emoji_font() {
   if (std::filesystem::exists(kEmojiFontPath)) return kEmojiFontPath;
   return std::string(DDPM_SOURCE_DIR) + "/.deps/NotoColorEmoji.ttf";
 }
+}  // namespace
 
 void make_emoji_folder(const std::string& dir, int64_t n) { extract_emoji(emoji_font(), dir, n); }
 
