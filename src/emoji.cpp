@@ -104,8 +104,8 @@ int64_t extract_emoji(const std::string& font_path, const std::string& out_dir, 
 
 EmojiGroupCounts extract_emoji_groups(const std::string& font_path,
                                       const std::string& emoji_test_path,
-                                      const std::string& out_dir, int64_t limit) {
-  const EmojiGroups groups = read_emoji_test(emoji_test_path);
+                                      const std::string& out_dir, int64_t limit, EmojiLevel level) {
+  const EmojiGroups groups = read_emoji_test(emoji_test_path, level);
   const std::vector<uint8_t> bytes = read_font(font_path);
   const FontTables font = parse_font_tables(bytes, font_path);
   // Glyphs in the order their PNGs sit in the font, as extract_emoji numbers them.

@@ -139,33 +139,47 @@ int best_group(const EmojiGroups& groups, const std::vector<std::vector<uint32_t
   return best;
 }
 
+// The text after a "# group:" or "# subgroup:" header that is `length` characters long.
+std::string header_value(const std::string& line, size_t length) {
+  const size_t start = line.find_first_not_of(' ', length);
+  return start == std::string::npos ? "" : line.substr(start);
+}
+
 }  // namespace
 
-EmojiGroups parse_emoji_test(const std::string& text, const std::string& name) {
+EmojiGroups parse_emoji_test(const std::string& text, const std::string& name, EmojiLevel level) {
+  const std::string header = level == EmojiLevel::group ? "# group:" : "# subgroup:";
   EmojiGroups groups;
+  std::string group;  // the group of the subgroups that follow
   std::istringstream in(text);
   std::string line;
   for (size_t number = 1; std::getline(in, line); ++number) {
     const std::string where = name + ":" + std::to_string(number);
-    if (line.rfind("# group:", 0) == 0) {
-      const size_t start = line.find_first_not_of(' ', 8);
-      groups.names.push_back(start == std::string::npos ? "" : line.substr(start));
+    if (line.rfind("# group:", 0) == 0) group = header_value(line, 8);
+    if (line.rfind(header, 0) == 0) {
+      if (level == EmojiLevel::subgroup && group.empty())
+        throw Error(where + ": a '# subgroup:' line before the first '# group:' line");
+      const std::string value = header_value(line, header.size());
+      groups.names.push_back(level == EmojiLevel::group ? value : group + " " + value);
       continue;
     }
     const size_t semicolon = line.find(';');
     if (line.empty() || line[0] == '#' || semicolon == std::string::npos) continue;
-    if (groups.names.empty()) throw Error(where + ": a sequence before the first '# group:' line");
+    if (groups.names.empty())
+      throw Error(where + ": a sequence before the first '" + header + "' line");
     std::vector<uint32_t> points = parse_code_points(line.substr(0, semicolon), where);
     add_sequence(groups, points);
   }
-  if (groups.group_of.empty())
-    throw Error(name + ": no '# group:' lines with sequences (expected Unicode's emoji-test.txt)");
+  if (groups.group_of.empty()) {
+    throw Error(name + ": no '" + header +
+                "' lines with sequences (expected Unicode's emoji-test.txt)");
+  }
   return groups;
 }
 
-EmojiGroups read_emoji_test(const std::string& path) {
+EmojiGroups read_emoji_test(const std::string& path, EmojiLevel level) {
   try {
-    return parse_emoji_test(read_small_file(path, 64u << 20, "emoji test file"), path);
+    return parse_emoji_test(read_small_file(path, 64u << 20, "emoji test file"), path, level);
   } catch (const Error& e) {
     throw Error(std::string(e.what()) +
                 "; the emoji groups come with 'apt-get install unicode-data'");

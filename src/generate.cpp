@@ -2,6 +2,7 @@
 
 #include <c10/core/InferenceMode.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "ddpm/compat.h"
@@ -15,7 +16,15 @@ void draw_per_class(GenerateOptions& options, int64_t per_class, int64_t classes
 }
 
 int64_t grid_columns(const GenerateOptions& options) {
-  if (options.per_class > 0) return options.per_class;
+  if (options.per_class > 0) {
+    // One class per row while that keeps the grid at most four times as tall as it is wide; past
+    // that (one or two images of each of many classes) whole classes share a row, in an about
+    // square grid, instead of a strip.
+    const int64_t classes = options.n / options.per_class;
+    if (classes <= 4 * options.per_class) return options.per_class;
+    const double ratio = static_cast<double>(classes) / static_cast<double>(options.per_class);
+    return options.per_class * std::max<int64_t>(1, std::llround(std::sqrt(ratio)));
+  }
   return static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(options.n))));
 }
 

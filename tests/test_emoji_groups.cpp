@@ -41,13 +41,18 @@ constexpr uint16_t kGlyphs = 9;
 const char* kEmojiTest =
     "# emoji-test.txt made in the test\n"
     "# group: Smileys & Emotion\n"
+    "# subgroup: face-smiling\n"
     "1F600 ; fully-qualified # grinning face\n"
     "# group: People & Body\n"
+    "# subgroup: person\n"
     "1F468 ; fully-qualified # man\n"
+    "# subgroup: person-hair\n"
     "1F468 200D 1F9B0 ; fully-qualified # man: red hair\n"
     "# group: Component\n"
+    "# subgroup: hair-style\n"
     "1F9B0 ; component # red hair\n"
     "# group: Symbols\n"
+    "# subgroup: arrow\n"
     "27A1 FE0F ; fully-qualified # right arrow\n"
     "27A1 ; unqualified # right arrow\n";
 
@@ -199,6 +204,39 @@ TEST(EmojiGroups, WritesOneClassFolderPerGroup) {
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir / "out"), {}), 4);
 }
 
+// `ddpm data emoji --by-subgroup`: a class per subgroup, named after its group; a sequence the file
+// does not know takes the subgroup of its longest known leading part, as it takes the group.
+TEST(EmojiGroups, SubgroupsAreClassesNamedAfterTheirGroup) {
+  const EmojiGroups subgroups =
+      parse_emoji_test(kEmojiTest, "emoji-test.txt", EmojiLevel::subgroup);
+  EXPECT_EQ(subgroups.names,
+            (std::vector<std::string>{"Smileys & Emotion face-smiling", "People & Body person",
+                                      "People & Body person-hair", "Component hair-style",
+                                      "Symbols arrow"}));
+  const FontTables font = parse_font_tables(test_font(), "test.ttf");
+  const std::vector<int> expected = {-1, 0, 4, -1, 3, 2, -1, 1, 1};
+  for (uint16_t g = 1; g < kGlyphs; ++g)
+    EXPECT_EQ(glyph_group(font, subgroups, g), expected[g]) << g;
+  test::TempDir dir;
+  write_bytes(dir / "test.ttf", test_font());
+  test::write_file(dir / "emoji-test.txt", kEmojiTest);
+  const auto [names, written] = extract_emoji_groups(dir / "test.ttf", dir / "emoji-test.txt",
+                                                     dir / "out", 0, EmojiLevel::subgroup);
+  EXPECT_EQ(names, subgroups.names);
+  EXPECT_EQ(written, (std::vector<int64_t>{1, 2, 1, 1, 1}));
+  const Image man_red_hair =
+      decode_image_file(dir / "out/2_People-Body-person-hair/emoji_0003.png");
+  EXPECT_EQ(man_red_hair.pixels[64 * 128 * 3], shade(5));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir / "out"), {}), 5);
+  EXPECT_EQ(test::error_of([] {
+              parse_emoji_test("# subgroup: a\n1F600 ; x\n", "t.txt", EmojiLevel::subgroup);
+            }),
+            "t.txt:1: a '# subgroup:' line before the first '# group:' line");
+  EXPECT_EQ(test::error_of(
+                [] { parse_emoji_test("# group: A\n1F600 ; x\n", "t.txt", EmojiLevel::subgroup); }),
+            "t.txt:2: a sequence before the first '# subgroup:' line");
+}
+
 TEST(EmojiGroups, ATruncatedFontIsAClearError) {
   test::TempDir dir;
   Bytes font = test_font();
@@ -256,6 +294,15 @@ TEST(EmojiGroups, TheDataCommandWritesGroupsOrSaysWhatIsMissing) {
   EXPECT_NE(ok.out.find("People & Body 3"), std::string::npos) << ok.out;
   test::expect_one_line_error(test::run_ddpm(flags + "'" + dir / "none.txt" + "'"),
                               "apt-get install unicode-data", "a missing emoji-test.txt");
+  const std::string subgroup_flags = "data emoji --by-subgroup --font '" + dir / "test.ttf" +
+                                     "' --out '" + dir / "sub" + "' --emoji-test '" +
+                                     dir / "emoji-test.txt" + "'";
+  const auto sub = test::run_ddpm(subgroup_flags);
+  ASSERT_EQ(sub.exit_code, 0) << sub.err;
+  EXPECT_NE(sub.out.find("in 5 subgroup folders"), std::string::npos) << sub.out;
+  EXPECT_NE(sub.out.find("People & Body person-hair 1"), std::string::npos) << sub.out;
+  test::expect_one_line_error(test::run_ddpm(subgroup_flags + " --by-group"),
+                              "--by-group and --by-subgroup exclude each other", "both levels");
 }
 
 // Debian's Noto Color Emoji and unicode-data, where installed: every group gets pictures, and
@@ -279,6 +326,20 @@ TEST(EmojiGroups, DebiansFontFallsIntoItsUnicodeGroups) {
   EXPECT_EQ(group_name(0x1F600), "Smileys & Emotion");
   EXPECT_EQ(group_name(0x1F355), "Food & Drink");      // pizza
   EXPECT_EQ(group_name(0x1F981), "Animals & Nature");  // lion
+  // Subgroups: every one gets a picture.
+  const EmojiGroups subgroups = read_emoji_test(kEmojiTestPath, EmojiLevel::subgroup);
+  EXPECT_GT(subgroups.names.size(), 90u);
+  const std::map<uint16_t, int> subgroup_of = glyph_groups(font, subgroups);
+  std::vector<int> per_subgroup(subgroups.names.size(), 0);
+  for (const auto& [glyph, s] : subgroup_of)
+    if (s >= 0) ++per_subgroup[s];
+  for (size_t s = 0; s < per_subgroup.size(); ++s)
+    EXPECT_GT(per_subgroup[s], 0) << subgroups.names[s];
+  const auto subgroup_name = [&](uint32_t cp) {
+    return subgroups.names[subgroup_of.at(font.cmap.at(cp))];
+  };
+  EXPECT_EQ(subgroup_name(0x1F355), "Food & Drink food-prepared");
+  EXPECT_EQ(subgroup_name(0x1F981), "Animals & Nature animal-mammal");
 }
 
 }  // namespace

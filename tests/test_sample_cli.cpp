@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "ddpm/checkpoint.h"
+#include "ddpm/generate.h"
 #include "ddpm/image_io.h"
 #include "test_util.h"
 
@@ -14,6 +15,29 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::run_ddpm;
+
+// The grid's layout (the previews and `ddpm sample` share it): one row per class for a few images
+// of a few classes, whole classes per row in an about square grid for one or two images of many
+// (a data set of a hundred classes no longer previews as a one-column strip), ⌈√n⌉ without classes.
+TEST(SampleGrid, RowsHoldWholeClassesAndStayAboutSquare) {
+  const auto columns = [](int64_t per_class, int64_t classes) {
+    GenerateOptions g;
+    draw_per_class(g, per_class, classes);
+    return grid_columns(g);
+  };
+  EXPECT_EQ(columns(8, 10), 8);    // the emoji demo: row r = group r
+  EXPECT_EQ(columns(10, 10), 10);  // the Fashion-MNIST demo
+  EXPECT_EQ(columns(3, 12), 3);    // four times as tall as wide: still a row per class
+  EXPECT_EQ(columns(1, 101), 10);  // 10 classes a row, 11 rows
+  EXPECT_EQ(columns(2, 101), 14);  // 7 classes a row, 15 rows
+  EXPECT_EQ(columns(2, 10), 4);    // 2 classes a row, 5 rows
+  EXPECT_EQ(columns(1, 5), 2);
+  GenerateOptions plain;
+  plain.n = 64;
+  EXPECT_EQ(grid_columns(plain), 8);
+  plain.n = 65;
+  EXPECT_EQ(grid_columns(plain), 9);
+}
 
 class SampleTest : public ::testing::Test {
  protected:

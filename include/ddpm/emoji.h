@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "ddpm/emoji_groups.h"
+
 namespace ddpm {
 
 inline constexpr const char* kEmojiFontPath = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf";
@@ -17,15 +19,17 @@ std::vector<std::pair<size_t, size_t>> find_embedded_pngs(const std::vector<uint
 int64_t extract_emoji(const std::string& font_path, const std::string& out_dir, int64_t limit = 0);
 
 // The same artwork with class labels: one subfolder per Unicode emoji group, in emoji-test.txt's
-// order (<out_dir>/0_Smileys-Emotion, 1_People-Body, ..., 9_Flags), for a class-conditional model.
-// Glyphs that belong to no group are left out. Returns the group names and the number written to
-// each.
+// order (<out_dir>/0_Smileys-Emotion, 1_People-Body, ..., 9_Flags), or per subgroup
+// (000_Smileys-Emotion-face-smiling, ..., 100_Flags-subdivision-flag), for a class-conditional
+// model. Glyphs that belong to no group are left out. Returns the class names and the number
+// written to each.
 struct EmojiGroupCounts {
   std::vector<std::string> names;
   std::vector<int64_t> written;
 };
 EmojiGroupCounts extract_emoji_groups(const std::string& font_path,
                                       const std::string& emoji_test_path,
-                                      const std::string& out_dir, int64_t limit = 0);
+                                      const std::string& out_dir, int64_t limit = 0,
+                                      EmojiLevel level = EmojiLevel::group);
 
 }  // namespace ddpm

@@ -14,17 +14,22 @@ namespace ddpm {
 
 inline constexpr const char* kEmojiTestPath = "/usr/share/unicode/emoji/emoji-test.txt";
 
+// What a class is: a Unicode emoji group (10 in Unicode 15: Smileys & Emotion, ..., Flags) or a
+// subgroup (about 100: face-smiling, ..., country-flag), named "Group subgroup".
+enum class EmojiLevel { group, subgroup };
+
 struct EmojiGroups {
   std::vector<std::string> names;                 // in the file's order
   std::map<std::vector<uint32_t>, int> group_of;  // code points without U+FE0F -> group index
   std::set<uint32_t> zwj_heads;                   // code points that begin a ZWJ sequence
 };
 
-// Parses emoji-test.txt text; `name` stands for the file in errors (a bad code point, a sequence
-// before the first "# group:" line, no groups at all).
-EmojiGroups parse_emoji_test(const std::string& text, const std::string& name);
+// Parses emoji-test.txt text into classes at `level`; `name` stands for the file in errors (a bad
+// code point, a sequence before the first "# group:" or "# subgroup:" line, no classes at all).
+EmojiGroups parse_emoji_test(const std::string& text, const std::string& name,
+                             EmojiLevel level = EmojiLevel::group);
 // Reads and parses the file; a missing one names the apt package that has it.
-EmojiGroups read_emoji_test(const std::string& path);
+EmojiGroups read_emoji_test(const std::string& path, EmojiLevel level = EmojiLevel::group);
 
 // Every code point sequence that `glyph` draws: its cmap code point, or its ligature components
 // expanded (a font may list a ligature in both orders).

@@ -33,7 +33,9 @@ struct GenerateOptions {
 // n.
 void draw_per_class(GenerateOptions& options, int64_t per_class, int64_t classes);
 
-// Images per grid row for what `options` draws: per_class (row r = class r), else ⌈√n⌉.
+// Images per grid row for what `options` draws: per_class (row r = class r) while there are at
+// most 4 × per_class classes, else whole classes per row in an about square grid
+// (per_class × round(√(classes / per_class))); without per_class, ⌈√n⌉.
 int64_t grid_columns(const GenerateOptions& options);
 
 // Samples options.n images [n, C, H, W] in [-1, 1] (clamped) on the model's device, in inference

@@ -9,10 +9,11 @@
 namespace ddpm {
 namespace {
 
-int write_emoji_groups(const cxxopts::ParseResult& args, const std::string& out, int64_t limit) {
+int write_emoji_groups(const cxxopts::ParseResult& args, const std::string& out, int64_t limit,
+                       EmojiLevel level) {
   const std::string emoji_test = args["emoji-test"].as<std::string>();
   const auto [names, written] =
-      extract_emoji_groups(args["font"].as<std::string>(), emoji_test, out, limit);
+      extract_emoji_groups(args["font"].as<std::string>(), emoji_test, out, limit, level);
   int64_t total = 0;
   std::string counts;
   for (size_t g = 0; g < written.size(); ++g) {
@@ -20,7 +21,29 @@ int write_emoji_groups(const cxxopts::ParseResult& args, const std::string& out,
     counts += (g ? ", " : "") + names[g] + " " + std::to_string(written[g]);
   }
   std::cout << "wrote " << total << " emoji images (128x128 RGB PNG) in " << written.size()
-            << " group folders to " << out << ": " << counts << "\n";
+            << (level == EmojiLevel::group ? " group" : " subgroup") << " folders to " << out
+            << ": " << counts << "\n";
+  return 0;
+}
+
+// `ddpm data emoji`: all pictures in one folder, or a class folder per group or subgroup.
+int write_emoji(const cxxopts::ParseResult& args) {
+  const bool by_group = args.count("by-group") > 0;
+  const bool by_subgroup = args.count("by-subgroup") > 0;
+  if (by_group && by_subgroup) throw Error("--by-group and --by-subgroup exclude each other");
+  const auto out = args.count("out") ? args["out"].as<std::string>()
+                   : by_group        ? std::string("data/emoji-groups")
+                   : by_subgroup     ? std::string("data/emoji-subgroups")
+                                     : std::string("data/emoji");
+  const int64_t limit = args["limit"].as<int64_t>();
+  if (limit < 0)
+    throw Error("--limit " + std::to_string(limit) + ": must be non-negative (0 = all)");
+  if (by_group || by_subgroup) {
+    return write_emoji_groups(args, out, limit,
+                              by_group ? EmojiLevel::group : EmojiLevel::subgroup);
+  }
+  const int64_t n = extract_emoji(args["font"].as<std::string>(), out, limit);
+  std::cout << "wrote " << n << " emoji images (128x128 RGB PNG) to " << out << "\n";
   return 0;
 }
 
@@ -34,13 +57,19 @@ int command_data(int argc, char** argv) {
                         "(Zalando's Fashion-MNIST, MIT, from Debian's dataset-fashion-mnist)",
                         cxxopts::value<std::string>())(
       "out",
-      "output folder (default: data/emoji, data/emoji-groups with --by-group, or data/fashion)",
+      "output folder (default: data/emoji, data/emoji-groups with --by-group, "
+      "data/emoji-subgroups with --by-subgroup, or data/fashion)",
       cxxopts::value<std::string>())("font", "the emoji font file",
                                      cxxopts::value<std::string>()->default_value(kEmojiFontPath))(
       "by-group",
       "emoji: one class folder per Unicode emoji group (Smileys & Emotion, ..., Flags), for a "
       "class-conditional model")(
-      "emoji-test", "emoji --by-group: Unicode's emoji-test.txt (Debian's unicode-data)",
+      "by-subgroup",
+      "emoji: one class folder per Unicode emoji subgroup (face-smiling, "
+      "animal-mammal, food-fruit, ..., about 100), for a "
+      "class-conditional model")(
+      "emoji-test",
+      "emoji --by-group/--by-subgroup: Unicode's emoji-test.txt (Debian's unicode-data)",
       cxxopts::value<std::string>()->default_value(kEmojiTestPath))(
       "source", "fashion-mnist: the folder of IDX files",
       cxxopts::value<std::string>()->default_value(kFashionMnistDir))(
@@ -64,17 +93,7 @@ int command_data(int argc, char** argv) {
               << out << "/train and " << out << "/test\n";
     return 0;
   }
-  const bool by_group = args.count("by-group") > 0;
-  const auto out = args.count("out") ? args["out"].as<std::string>()
-                   : by_group        ? std::string("data/emoji-groups")
-                                     : std::string("data/emoji");
-  const int64_t limit = args["limit"].as<int64_t>();
-  if (limit < 0)
-    throw Error("--limit " + std::to_string(limit) + ": must be non-negative (0 = all)");
-  if (by_group) return write_emoji_groups(args, out, limit);
-  const int64_t n = extract_emoji(args["font"].as<std::string>(), out, limit);
-  std::cout << "wrote " << n << " emoji images (128x128 RGB PNG) to " << out << "\n";
-  return 0;
+  return write_emoji(args);
 }
 
 }  // namespace ddpm
