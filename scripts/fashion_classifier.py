@@ -12,6 +12,7 @@ usage: fashion_classifier.py [--out data/fashion/classifier.pt] [--epochs 4] [--
 """
 import argparse
 import gzip
+import json
 import os
 import struct
 import sys
@@ -91,7 +92,10 @@ def main():
     scripted = torch.jit.script(net)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     tmp = args.out + ".tmp"
-    scripted.save(tmp)
+    # How it was trained, for `ddpm eval --classifier` to show (and to tell it from older ones).
+    record = {"script": "scripts/fashion_classifier.py", "data": os.path.abspath(args.source),
+              "flip": args.flip, "epochs": args.epochs, "accuracy": round(acc, 6)}
+    scripted.save(tmp, _extra_files={"ddpm_classifier.json": json.dumps(record)})
     os.replace(tmp, args.out)
     print(f"wrote {args.out}: test accuracy {acc:.4f}")
     if acc < args.min_accuracy:

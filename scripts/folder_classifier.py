@@ -18,6 +18,7 @@ models' samples, not a benchmark.
 usage: folder_classifier.py CACHE [--out <data>/classifier.pt] [--epochs 30] [--holdout 0.15]
 """
 import argparse
+import json
 import os
 import sys
 import time
@@ -115,7 +116,10 @@ def main():
     net.eval()
     scripted = torch.jit.script(net)
     tmp = out + ".tmp"
-    scripted.save(tmp)
+    # How it was trained, for `ddpm eval --classifier` to show.
+    record = {"script": "scripts/folder_classifier.py", "data": os.path.abspath(args.cache),
+              "flip": args.flip, "epochs": args.epochs, "accuracy": round(float(acc), 6)}
+    scripted.save(tmp, _extra_files={"ddpm_classifier.json": json.dumps(record)})
     os.replace(tmp, out)
     print(f"wrote {out}: held-out accuracy {acc:.4f}")
     if acc < args.min_accuracy:

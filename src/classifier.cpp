@@ -4,6 +4,9 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/script.h>
 
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
 #include "ddpm/error.h"
 #include "ddpm/metrics.h"
 #include "ddpm/script_module.h"
@@ -14,17 +17,64 @@ struct Classifier::Impl {
   torch::jit::Module module;
   torch::Device device = torch::kCPU;
   std::string path;
+  std::string record;
 };
+
+namespace {
+
+constexpr size_t kMaxRecordBytes = 64 * 1024;
+
+// The module's training record as compact JSON: absent is empty; anything but a small JSON object
+// is an error naming the file.
+std::string checked_record(const std::string& text, const std::string& path) {
+  if (text.empty()) return "";
+  const std::string where = "classifier " + path + ": its " + kClassifierRecord;
+  if (text.size() > kMaxRecordBytes) throw Error(where + " is larger than 64 KiB");
+  const auto json = nlohmann::json::parse(text, nullptr, false);
+  if (!json.is_object()) {
+    throw Error(where + " is not a JSON object; rebuild the classifier with its script");
+  }
+  return json.dump();
+}
+
+}  // namespace
 
 Classifier::Classifier(const std::string& path, torch::Device device)
     : impl_(std::make_unique<Impl>()) {
-  impl_->module = load_script_module(path, device, "classifier",
-                                     "scripts/fashion_classifier.py makes one for Fashion-MNIST");
+  torch::jit::ExtraFilesMap extra{{kClassifierRecord, ""}};
+  impl_->module =
+      load_script_module(path, device, "classifier",
+                         "scripts/fashion_classifier.py makes one for Fashion-MNIST", &extra);
   impl_->device = device;
   impl_->path = path;
+  impl_->record = checked_record(extra[kClassifierRecord], path);
 }
 
 Classifier::~Classifier() = default;
+
+const std::string& Classifier::record() const { return impl_->record; }
+
+std::string describe_classifier_record(const std::string& record) {
+  if (record.empty()) return "";
+  const auto json = nlohmann::json::parse(record, nullptr, false);
+  std::vector<std::string> parts;
+  if (json.contains("script") && json["script"].is_string())
+    parts.push_back(json["script"].get<std::string>());
+  if (json.contains("flip") && json["flip"].is_boolean())
+    parts.push_back(json["flip"].get<bool>() ? "with flips" : "without flips");
+  if (json.contains("epochs") && json["epochs"].is_number_integer()) {
+    const int64_t epochs = json["epochs"].get<int64_t>();
+    parts.push_back(std::to_string(epochs) + (epochs == 1 ? " epoch" : " epochs"));
+  }
+  if (json.contains("accuracy") && json["accuracy"].is_number()) {
+    char text[32];
+    std::snprintf(text, sizeof text, "accuracy %.4f", json["accuracy"].get<double>());
+    parts.push_back(text);
+  }
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : ", ") + p;
+  return out;
+}
 
 Classifier::Output Classifier::run(const torch::Tensor& images, int64_t batch) {
   c10::InferenceMode inference;

@@ -8,7 +8,8 @@
 namespace ddpm {
 
 torch::jit::Module load_script_module(const std::string& path, torch::Device device,
-                                      const std::string& role, const std::string& missing_hint) {
+                                      const std::string& role, const std::string& missing_hint,
+                                      torch::jit::ExtraFilesMap* extra_files) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
     throw Error(role + " " + path + ": file not found (" + missing_hint + ")");
@@ -20,7 +21,8 @@ torch::jit::Module load_script_module(const std::string& path, torch::Device dev
   }
   torch::jit::Module module;
   try {
-    module = torch::jit::load(path, device);
+    torch::jit::ExtraFilesMap none;
+    module = torch::jit::load(path, device, extra_files ? *extra_files : none);
   } catch (const c10::Error& e) {
     const std::string what = e.what_without_backtrace();
     throw Error(role + " " + path + ": not a loadable TorchScript module (" +

@@ -15,7 +15,9 @@ namespace {
 using test::error_of;
 using test::TempDir;
 
-std::string write_toy_classifier(const TempDir& dir) {
+// The toy classifier; with `record`, stored as its training record, as scripts/*_classifier.py
+// store theirs.
+std::string write_toy_classifier(const TempDir& dir, const std::string& record = "") {
   torch::jit::Module m("ToyClassifier");
   m.define(R"(
 def forward(self, x):
@@ -23,9 +25,36 @@ def forward(self, x):
     f = torch.stack([m, (x * x).mean(dim=[1, 2, 3])], 1)
     return f, torch.stack([-m, m], 1) * 10.0
 )");
-  const std::string path = dir / "toy.pt";
-  m.save(path);
+  const std::string path = dir / (record.empty() ? "toy.pt" : "toy_recorded.pt");
+  torch::jit::ExtraFilesMap extra;
+  if (!record.empty()) extra[kClassifierRecord] = record;
+  m.save(path, extra);
   return path;
+}
+
+constexpr const char* kRecord =
+    R"({"script": "scripts/fashion_classifier.py", "flip": false, "epochs": 4, )"
+    R"("accuracy": 0.931})";
+
+// The training record a classifier carries: read back compact, described in one line; a module
+// without one has none; one that is not a JSON object is a one-line error naming the file.
+TEST(Classifier, TheTrainingRecordIsReadAndChecked) {
+  TempDir dir;
+  const Classifier recorded(write_toy_classifier(dir, kRecord), torch::kCPU);
+  EXPECT_EQ(recorded.record(), nlohmann::json::parse(kRecord).dump());
+  EXPECT_EQ(describe_classifier_record(recorded.record()),
+            "scripts/fashion_classifier.py, without flips, 4 epochs, accuracy 0.9310");
+  EXPECT_EQ(describe_classifier_record(R"({"flip": true, "epochs": "many"})"), "with flips");
+  EXPECT_EQ(describe_classifier_record(R"({"epochs": 1})"), "1 epoch");
+  EXPECT_EQ(Classifier(write_toy_classifier(dir), torch::kCPU).record(), "");
+  for (const char* bad : {"[1, 2]", "{\"flip\": ", "7"}) {
+    const std::string path = write_toy_classifier(dir, bad);
+    const std::string message = error_of([&] { Classifier(path, torch::kCPU); });
+    EXPECT_EQ(message, "classifier " + path +
+                           ": its ddpm_classifier.json is not a JSON object; rebuild the "
+                           "classifier with its script")
+        << bad;
+  }
 }
 
 // n images of constant values (one per image), [n, 1, 4, 4].
@@ -150,6 +179,21 @@ TEST(Classifier, EvalReportsClassifierScoresThroughTheBinary) {
   EXPECT_NEAR(scores["class_accuracy"].get<double>(),
               (by_class["0_a"].get<double>() + by_class["1_b"].get<double>()) / 2, 1e-12);
   EXPECT_NE(r.out.find("  1_b: "), std::string::npos) << r.out;
+  // A classifier without a training record gets a warning and a null record; one with a record
+  // has it in the table and the report.
+  EXPECT_NE(r.err.find("has no training record"), std::string::npos) << r.err;
+  EXPECT_TRUE(nlohmann::json::parse(report)["classifier"]["record"].is_null()) << report;
+  auto recorded =
+      test::run_ddpm("eval --threads 1 --ckpt '" + (dir / "run/last.pt") + "' --data '" +
+                     (dir / "classes") + "' --classifier '" + write_toy_classifier(dir, kRecord) +
+                     "' --n 4 --sampler ddim --steps 3 --report '" + (dir / "eval2.json") + "'");
+  ASSERT_EQ(recorded.exit_code, 0) << recorded.err;
+  EXPECT_EQ(recorded.err.find("has no training record"), std::string::npos) << recorded.err;
+  EXPECT_NE(recorded.out.find("classifier  scripts/fashion_classifier.py, without flips"),
+            std::string::npos)
+      << recorded.out;
+  const auto saved = nlohmann::json::parse(test::read_file(dir / "eval2.json"));
+  EXPECT_EQ(saved["classifier"]["record"]["epochs"], 4) << saved.dump();
 }
 
 // train.classifier_every: the run scores its EMA samples while it trains, into metrics.jsonl and

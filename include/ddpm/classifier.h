@@ -10,6 +10,8 @@
 
 namespace ddpm {
 
+inline constexpr const char* kClassifierRecord = "ddpm_classifier.json";
+
 // A TorchScript module: forward(x [N, C, H, W] in [-1, 1]) → (features [N, D], logits [N, K]).
 class Classifier {
  public:
@@ -20,6 +22,10 @@ class Classifier {
     torch::Tensor logits;    // [N, K] float32, CPU
   };
   Output run(const torch::Tensor& images, int64_t batch);
+  // How it was trained: the JSON object that scripts/*_classifier.py store in the module as the
+  // extra file kClassifierRecord (script, data, flip, epochs, accuracy), compact; empty for a
+  // module without one (made before 2026-11-24, or by another tool).
+  const std::string& record() const;
 
  private:
   struct Impl;
@@ -41,6 +47,10 @@ struct ClassifierScores {
 // floor, the rest are the reference. With labels on both sides, the real images are weighted so
 // that each class has its share among the samples (per-class samples of an uneven data set such as
 // the emoji groups), in the FID, its floor and the real accuracy.
+// One line for people: "scripts/fashion_classifier.py, without flips, 4 epochs, accuracy 0.9310"
+// from a record; the fields it lacks are left out.
+std::string describe_classifier_record(const std::string& record);
+
 ClassifierScores classifier_scores(Classifier& classifier, const torch::Tensor& samples,
                                    const torch::Tensor& sample_labels, const torch::Tensor& real,
                                    const torch::Tensor& real_labels, int64_t batch);

@@ -231,6 +231,23 @@ void print_class_accuracy(EvalContext& c, const std::vector<double>& accuracy) {
   c.report["classifier"]["class_accuracy_by_class"] = by_class;
 }
 
+// How the classifier was trained, from the record scripts/*_classifier.py store in it, into the
+// table and the report. A module without one may be a Fashion-MNIST classifier from before the
+// demo stopped training with flips, whose scores are not the ones QUALITY.md reports.
+void report_classifier_record(EvalContext& c, const Classifier& classifier) {
+  const std::string& record = classifier.record();
+  c.report["classifier"]["record"] =
+      record.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(record);
+  if (!record.empty()) {
+    c.table << "classifier  " << describe_classifier_record(record) << "\n";
+    return;
+  }
+  std::cerr << "warning: classifier " << c.args["classifier"].as<std::string>()
+            << " has no training record (scripts/*_classifier.py store one since 2026-11-24); "
+               "a Fashion-MNIST one that old was trained with flips: rebuild it with "
+               "scripts/fashion_classifier.py to score as QUALITY.md does\n";
+}
+
 // --classifier: samples (for class-conditional models the same number of every class, with the
 // config's guidance) scored by a classifier of the data set against the --data folder.
 void classifier_section(EvalContext& c) {
@@ -279,6 +296,7 @@ void classifier_section(EvalContext& c) {
     print_class_accuracy(c, s.class_accuracy);
   }
   c.table << "confidence  " << s.confidence << "\n";
+  report_classifier_record(c, classifier);
 }
 
 void write_report(const cxxopts::ParseResult& args, const std::string& ckpt_path,
