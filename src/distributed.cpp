@@ -1,8 +1,11 @@
 #include "ddpm/distributed.h"
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <thread>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
@@ -18,6 +21,8 @@
 
 namespace ddpm {
 namespace {
+
+constexpr const char* kHeartbeatKey = "rank0_heartbeat";
 
 const char* env(const char* name) {
   const char* value = std::getenv(name);
@@ -58,11 +63,49 @@ std::string first_line(const std::string& text) {
   return text.substr(0, end);
 }
 
+// Rank 0's heartbeat while it works alone: a counter in the store, raised every `period` from a
+// thread of its own (the only user of the store meanwhile) until destroyed.
+class Heartbeat {
+ public:
+  Heartbeat(c10::intrusive_ptr<c10d::Store> store, std::chrono::milliseconds period)
+      : store_(std::move(store)), period_(period), thread_([this] { beat(); }) {}
+  ~Heartbeat() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  void beat() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (int64_t n = 0; !stop_; ++n) {
+      try {
+        store_->add(kHeartbeatKey, 1);
+      } catch (const std::exception&) {
+        return;  // the store is gone: the others' wait ends in their timeout
+      }
+      wake_.wait_for(lock, period_, [this] { return stop_; });
+    }
+  }
+
+  c10::intrusive_ptr<c10d::Store> store_;
+  std::chrono::milliseconds period_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 class C10dCommunicator : public Communicator {
  public:
-  C10dCommunicator(c10::intrusive_ptr<compat::CollectiveGroup> group, const WorldInfo& info,
+  C10dCommunicator(c10::intrusive_ptr<compat::CollectiveGroup> group,
+                   c10::intrusive_ptr<c10d::Store> store, const WorldInfo& info,
                    torch::Device device, std::chrono::seconds timeout)
       : group_(std::move(group)),
+        store_(std::move(store)),
         rank_(info.rank),
         world_(info.world),
         device_(device),
@@ -80,8 +123,69 @@ class C10dCommunicator : public Communicator {
     run(
         what, [&](std::vector<torch::Tensor>& t) { return group_->broadcast(t); }, tensor);
   }
+  void rank0_work(const std::string& what, const std::function<void()>& work) override {
+    const std::string done_key = "rank0_work/" + std::to_string(work_count_++);
+    if (rank_ != 0) {
+      wait_for_rank0(what, done_key);
+    } else {
+      try {
+        const auto period = std::chrono::duration_cast<std::chrono::milliseconds>(timeout_) / 5;
+        const Heartbeat heartbeat(store_, std::max(period, std::chrono::milliseconds(50)));
+        work();
+      } catch (...) {
+        set_key(done_key, "failed");
+        throw;
+      }
+      set_key(done_key, "done");
+    }
+    // Everyone leaves together: rank 0 serves the store, and must not exit (after the last step)
+    // before the others have read its outcome.
+    auto together = torch::zeros({1}, torch::TensorOptions().device(device_));
+    allreduce_sum(together, what);
+  }
 
  private:
+  void set_key(const std::string& key, const std::string& value) {
+    try {
+      store_->set(key, std::vector<uint8_t>(value.begin(), value.end()));
+    } catch (const std::exception&) {
+      // the others learn of it through their timeout
+    }
+  }
+
+  // Polls the store for rank 0's outcome, and for its heartbeat in the meantime.
+  void wait_for_rank0(const std::string& what, const std::string& done_key) {
+    const auto beat_count = [&] { return store_->add(kHeartbeatKey, 0); };
+    try {
+      int64_t beats = beat_count();
+      auto last_beat = std::chrono::steady_clock::now();
+      while (!store_->check({done_key})) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        const int64_t now_beats = beat_count();
+        if (now_beats != beats) beats = now_beats, last_beat = std::chrono::steady_clock::now();
+        if (std::chrono::steady_clock::now() - last_beat > timeout_)
+          throw_lost(what, "no heartbeat");
+      }
+      const auto outcome = store_->get(done_key);
+      if (std::string(outcome.begin(), outcome.end()) != "done") {
+        throw Error("distributed training: rank 0 failed during " + what + "; see its error");
+      }
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw_lost(what, first_line(e.what()));
+    }
+  }
+
+  [[noreturn]] void throw_lost(const std::string& what, const std::string& why) const {
+    throw Error("distributed training: rank " + std::to_string(rank_) + " lost rank 0 during its " +
+                what +
+                ": it did not answer within "
+                "train.dist_timeout = " +
+                std::to_string(timeout_.count()) + " s (" + why +
+                "); the last checkpoint stays usable, continue with --resume");
+  }
+
   template <class Op>
   void run(const std::string& what, Op op, torch::Tensor& tensor) {
     std::vector<torch::Tensor> tensors{tensor};
@@ -96,6 +200,8 @@ class C10dCommunicator : public Communicator {
   }
 
   c10::intrusive_ptr<compat::CollectiveGroup> group_;
+  c10::intrusive_ptr<c10d::Store> store_;
+  int64_t work_count_ = 0;
   int rank_;
   int world_;
   torch::Device device_;
@@ -199,7 +305,7 @@ std::unique_ptr<Communicator> Communicator::connect(const WorldInfo& info, torch
   try {
     auto store = make_store(info, timeout);
     auto group = make_group(store, info, device, timeout);
-    return std::make_unique<C10dCommunicator>(group, info, device, timeout);
+    return std::make_unique<C10dCommunicator>(group, store, info, device, timeout);
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {

@@ -342,17 +342,29 @@ void Trainer::skip_nonfinite_step() {
 }
 
 void Trainer::after_step() {
-  if (!writer_) return;
   const int64_t step = state_.meta.step;
   const bool done = step >= tc_.steps;
-  if (step % tc_.log_every == 0 || done) log_interval();
+  if (writer_ && (step % tc_.log_every == 0 || done)) log_interval();
   const bool snapshot = tc_.snapshot_every > 0 && step % tc_.snapshot_every == 0;
-  if (step % tc_.checkpoint_every == 0 || snapshot || done) save(snapshot);
-  if (tc_.preview_every > 0 && (step % tc_.preview_every == 0 || done)) preview();
-  if (tc_.eval_every > 0 && (step % tc_.eval_every == 0 || done)) evaluate_heldout();
-  if (tc_.classifier_every > 0 && (step % tc_.classifier_every == 0 || done)) {
-    score_with_classifier();
-  }
+  const bool checkpoint = step % tc_.checkpoint_every == 0 || snapshot || done;
+  const bool preview_due = tc_.preview_every > 0 && (step % tc_.preview_every == 0 || done);
+  const bool eval_due = tc_.eval_every > 0 && (step % tc_.eval_every == 0 || done);
+  const bool classifier_due =
+      tc_.classifier_every > 0 && (step % tc_.classifier_every == 0 || done);
+  if (!checkpoint && !preview_due && !eval_due && !classifier_due) return;
+  const auto work = [&] {
+    if (!writer_) return;
+    if (checkpoint) save(snapshot);
+    if (preview_due) preview();
+    if (eval_due) evaluate_heldout();
+    if (classifier_due) score_with_classifier();
+  };
+  // Rank 0 works alone here, for as long as it takes: the others wait on its heartbeat, not on
+  // train.dist_timeout (a preview or an evaluation of a large model takes minutes on a CPU).
+  if (comm_)
+    return comm_->rank0_work("checkpoint, previews and evaluation at step " + std::to_string(step),
+                             work);
+  work();
 }
 
 // A metrics row and the progress line: loss, learning rate, images/s and ETA.

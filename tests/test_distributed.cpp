@@ -300,17 +300,53 @@ TEST_F(DistributedTest, ALostWorkerEndsTheRunWithAClearError) {
   EXPECT_GT(load(dir_ / "run/last.pt").meta.step, 0);  // the last good checkpoint loads
 }
 
-TEST_F(DistributedTest, AHungWorkerEndsTheRunWithinTheTimeout) {
-  Launch l = start_long_run(dir_, args("run", "--set train.dist_timeout=5"));
-  ASSERT_EQ(l.workers.size(), 2u) << test::read_file(l.log);
+// Rank 0's previews (and checkpoints and evaluations) take as long as they take: rank 1 waits on
+// rank 0's heartbeat, not on train.dist_timeout. Here each preview (192 pictures, 100 ancestral
+// steps) takes about 10 s on a 2-core machine, twice the timeout; before the heartbeat, rank 1's
+// next allreduce gave up after 5 s.
+TEST_F(DistributedTest, RankZerosPreviewsMayOutlastTheTimeout) {
+  const auto r = run_ddpm(args("run",
+                               "--set train.steps=3 --set train.preview_every=2 "
+                               "--set train.preview_n=192 --set train.dist_timeout=5 --nproc 2"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(dir_ / "run/previews/step_0000002.png")) << r.err;
+  EXPECT_EQ(load(dir_ / "run/last.pt").meta.step, 3);
+}
+
+// Stops worker `rank` of a long two-worker run (train.dist_timeout 5 s) with SIGSTOP: the other
+// gives up within the timeout, and the launcher kills the stopped one 10 s after that. Returns
+// the launcher's log, and the launch through `l`.
+std::string stop_a_worker(const test::TempDir& dir, const std::string& train_args, int rank,
+                          Launch& l) {
+  l = start_long_run(dir, train_args);
+  if (l.workers.size() != 2u) {
+    ADD_FAILURE() << test::read_file(l.log);
+    return "";
+  }
   const auto start = Clock::now();
-  kill(l.workers[1], SIGSTOP);
+  kill(l.workers[rank], SIGSTOP);
   EXPECT_EQ(test::wait_exit(l.pid), 1);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  // Rank 0 gives up after train.dist_timeout (5 s); the launcher kills the stopped rank 1 10 s
-  // after that.
   EXPECT_LT(seconds, 5 + 10 + 10);
   const std::string log = test::read_file(l.log);
+  EXPECT_NE(log.find("within train.dist_timeout = 5 s"), std::string::npos) << log;
+  return log;
+}
+
+// A stopped rank 0 stops its heartbeat too: rank 1, waiting for its preview, gives up within the
+// timeout instead of waiting for ever.
+TEST_F(DistributedTest, AStoppedRankZeroEndsTheWaitWithinTheTimeout) {
+  Launch l;
+  stop_a_worker(dir_,
+                args("run",
+                     "--set train.dist_timeout=5 --set train.preview_every=4 "
+                     "--set train.preview_n=192"),
+                0, l);
+}
+
+TEST_F(DistributedTest, AHungWorkerEndsTheRunWithinTheTimeout) {
+  Launch l;
+  const std::string log = stop_a_worker(dir_, args("run", "--set train.dist_timeout=5"), 1, l);
   EXPECT_NE(log.find("did not answer within train.dist_timeout = 5 s"), std::string::npos) << log;
   expect_worker_line(log, l, 1, "was killed by signal 9");
   EXPECT_GT(load(dir_ / "run/last.pt").meta.step, 0);

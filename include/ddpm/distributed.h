@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,6 +56,12 @@ class Communicator {
   virtual void allreduce_sum(torch::Tensor& tensor, const std::string& what) = 0;
   // In place: rank 0's values on every worker.
   virtual void broadcast(torch::Tensor& tensor, const std::string& what) = 0;
+  // Rank 0's work outside the collectives (checkpoints, previews, evaluation), which may take
+  // longer than the timeout: every worker calls it at the same point; rank 0 runs `work` while a
+  // heartbeat in the job's store says it is alive, and the others wait until it is done. They wait
+  // as long as the heartbeat beats, and throw once it has been silent for the timeout (rank 0 lost
+  // or stopped) or when rank 0's work threw. `what` names the work in errors.
+  virtual void rank0_work(const std::string& what, const std::function<void()>& work) = 0;
 };
 
 // Rank 0's values of `tensors` on every worker, in one flat broadcast.
