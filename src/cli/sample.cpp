@@ -114,7 +114,8 @@ void add_sample_options(cxxopts::Options& options) {
       cxxopts::value<int64_t>())("class", "class name or index (class-conditional models)",
                                  cxxopts::value<std::string>())(
       "per-class",
-      "class-conditional models: K images of every class, one row per class (sets --n "
+      "class-conditional models: K images of every class in class order, one row per class "
+      "(whole classes per row, about square, when K is small against the classes; sets --n "
       "and --nrow)",
       cxxopts::value<int64_t>())("guidance", "classifier-free guidance weight w",
                                  cxxopts::value<double>())(
@@ -227,7 +228,9 @@ PngText png_text(const std::string& ckpt_path, const CheckpointMeta& meta, Weigh
           {"ddpm:seed", std::to_string(g.seed)},
           {"ddpm:guidance", std::to_string(g.guidance)},
           {"ddpm:guidance_interval", nlohmann::json(g.guidance_interval).dump()},
-          {"ddpm:class", g.per_class > 0      ? "one row per class"
+          {"ddpm:class", g.per_class > 0      ? (grid_columns(g) == g.per_class
+                                                     ? "one row per class"
+                                                     : "whole classes per row, in class order")
                          : g.class_label >= 0 ? std::to_string(g.class_label)
                                               : "none"}};
 }
