@@ -23,6 +23,8 @@ namespace ddpm {
 namespace {
 
 constexpr const char* kHeartbeatKey = "rank0_heartbeat";
+// How a collective's error ends: what a lost worker leaves behind.
+constexpr const char* kResumeHint = "; the last checkpoint stays usable, continue with --resume";
 
 const char* env(const char* name) {
   const char* value = std::getenv(name);
@@ -81,7 +83,7 @@ class Heartbeat {
  private:
   void beat() {
     std::unique_lock<std::mutex> lock(mutex_);
-    for (int64_t n = 0; !stop_; ++n) {
+    while (!stop_) {
       try {
         store_->add(kHeartbeatKey, 1);
       } catch (const std::exception&) {
@@ -179,11 +181,8 @@ class C10dCommunicator : public Communicator {
 
   [[noreturn]] void throw_lost(const std::string& what, const std::string& why) const {
     throw Error("distributed training: rank " + std::to_string(rank_) + " lost rank 0 during its " +
-                what +
-                ": it did not answer within "
-                "train.dist_timeout = " +
-                std::to_string(timeout_.count()) + " s (" + why +
-                "); the last checkpoint stays usable, continue with --resume");
+                what + ": it did not answer within train.dist_timeout = " +
+                std::to_string(timeout_.count()) + " s (" + why + ")" + kResumeHint);
   }
 
   template <class Op>
@@ -194,8 +193,8 @@ class C10dCommunicator : public Communicator {
     } catch (const std::exception& e) {
       throw Error("distributed training: " + what + " failed on rank " + std::to_string(rank_) +
                   ": a worker was lost or did not answer within train.dist_timeout = " +
-                  std::to_string(timeout_.count()) + " s (" + first_line(e.what()) +
-                  "); the last checkpoint stays usable, continue with --resume");
+                  std::to_string(timeout_.count()) + " s (" + first_line(e.what()) + ")" +
+                  kResumeHint);
     }
   }
 

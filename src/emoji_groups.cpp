@@ -148,14 +148,15 @@ std::string header_value(const std::string& line, size_t length) {
 }  // namespace
 
 EmojiGroups parse_emoji_test(const std::string& text, const std::string& name, EmojiLevel level) {
-  const std::string header = level == EmojiLevel::group ? "# group:" : "# subgroup:";
+  const std::string group_header = "# group:";
+  const std::string header = level == EmojiLevel::group ? group_header : "# subgroup:";
   EmojiGroups groups;
   std::string group;  // the group of the subgroups that follow
   std::istringstream in(text);
   std::string line;
   for (size_t number = 1; std::getline(in, line); ++number) {
     const std::string where = name + ":" + std::to_string(number);
-    if (line.rfind("# group:", 0) == 0) group = header_value(line, 8);
+    if (line.rfind(group_header, 0) == 0) group = header_value(line, group_header.size());
     if (line.rfind(header, 0) == 0) {
       if (level == EmojiLevel::subgroup && group.empty())
         throw Error(where + ": a '# subgroup:' line before the first '# group:' line");

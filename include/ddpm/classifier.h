@@ -32,6 +32,10 @@ class Classifier {
   std::unique_ptr<Impl> impl_;
 };
 
+// One line for people: "scripts/fashion_classifier.py, without flips, 4 epochs, accuracy 0.9310"
+// from a record; the fields it lacks are left out.
+std::string describe_classifier_record(const std::string& record);
+
 struct ClassifierScores {
   int64_t samples = 0;
   double fid = 0;        // samples against the reference real images
@@ -47,10 +51,6 @@ struct ClassifierScores {
 // floor, the rest are the reference. With labels on both sides, the real images are weighted so
 // that each class has its share among the samples (per-class samples of an uneven data set such as
 // the emoji groups), in the FID, its floor and the real accuracy.
-// One line for people: "scripts/fashion_classifier.py, without flips, 4 epochs, accuracy 0.9310"
-// from a record; the fields it lacks are left out.
-std::string describe_classifier_record(const std::string& record);
-
 ClassifierScores classifier_scores(Classifier& classifier, const torch::Tensor& samples,
                                    const torch::Tensor& sample_labels, const torch::Tensor& real,
                                    const torch::Tensor& real_labels, int64_t batch);
