@@ -5,11 +5,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "ddpm/checkpoint.h"
@@ -341,8 +343,8 @@ std::string stop_a_worker(const test::TempDir& dir, const std::string& train_arg
 // Rank 0 stopped in the middle of its preview (step 4's progress line is written just before it):
 // rank 1, waiting for that preview, gives up within the timeout with an error that names the work,
 // instead of waiting for ever. Here rank 0 also serves the job's store, so it is the store's own
-// timeout that ends the wait; the heartbeat's silence decides where the store lives elsewhere
-// (torchrun's agent), which no test stops a rank under.
+// timeout that ends the wait; where the store lives elsewhere, the heartbeat's silence does (the
+// torchrun test below).
 TEST_F(DistributedTest, AStoppedRankZeroEndsTheWaitWithinTheTimeout) {
   Launch l;
   const std::string log = stop_a_worker(dir_,
@@ -353,6 +355,65 @@ TEST_F(DistributedTest, AStoppedRankZeroEndsTheWaitWithinTheTimeout) {
   EXPECT_NE(log.find("rank 1 lost rank 0 during its checkpoint, previews and evaluation at step 4"),
             std::string::npos)
       << log;
+}
+
+// Waits up to `seconds` for `text` in the file at `path`; says whether it came.
+bool wait_for_text(const std::string& path, const std::string& text, int seconds) {
+  for (int i = 0; i < seconds * 10; ++i) {
+    if (test::read_file(path).find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+// The worker of rank `rank` among the children of `parent` (by the RANK in its environment), or
+// 0 where there is none.
+pid_t child_with_rank(pid_t parent, int rank) {
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string stat = test::read_file(entry.path() / "stat");  // pid (comm) state ppid ...
+    const auto comm_end = stat.rfind(')');
+    if (comm_end == std::string::npos) continue;
+    std::istringstream rest(stat.substr(comm_end + 1));
+    std::string state;
+    pid_t ppid = 0;
+    if (!(rest >> state >> ppid) || ppid != parent) continue;
+    std::string environ = test::read_file(entry.path() / "environ");
+    std::replace(environ.begin(), environ.end(), '\0', '\n');
+    if (("\n" + environ).find("\nRANK=" + std::to_string(rank) + "\n") != std::string::npos)
+      return static_cast<pid_t>(std::stol(name));
+  }
+  return 0;
+}
+
+// Under torchrun's default (static) rendezvous the job's store lives in torchrun's agent, so a
+// stopped rank 0 leaves the store answering: only the silence of rank 0's heartbeat ends rank 1's
+// wait for its preview. Without the heartbeat's timeout rank 1 would wait for ever.
+TEST_F(DistributedTest, UnderTorchrunTheSilentHeartbeatOfAStoppedRankZeroEndsTheWait) {
+  if (!fs::exists("/usr/bin/torchrun")) GTEST_SKIP() << "torchrun is not installed (python3-torch)";
+  const std::string log = dir_ / "torchrun.log";
+  const pid_t torchrun = test::spawn_command(
+      "env OMP_NUM_THREADS=1 torchrun --nproc_per_node 2 --redirects 1 --tee 2 --log_dir '" +
+          std::string(dir_ / "logs") + "' --no_python '" + DDPM_BINARY + "' " +
+          args("run",
+               "--set train.dist_timeout=5 --set train.preview_every=4 --set "
+               "train.preview_n=192 --set train.steps=100000"),
+      log);
+  ASSERT_TRUE(wait_for_text(log, "step 4/", 60)) << test::read_file(log);
+  const pid_t rank0 = child_with_rank(torchrun, 0);
+  ASSERT_GT(rank0, 0) << test::read_file(log);
+  const auto start = Clock::now();
+  kill(rank0, SIGSTOP);
+  const std::string lost =
+      "rank 1 lost rank 0 during its checkpoint, previews and evaluation at step 4: it did not "
+      "answer within train.dist_timeout = 5 s (no heartbeat)";
+  const bool ended = wait_for_text(log, lost, 60);
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  kill(rank0, SIGKILL);  // torchrun gives a stopped worker 30 s to take its SIGTERM
+  EXPECT_NE(test::wait_exit(torchrun), 0);
+  EXPECT_TRUE(ended) << test::read_file(log);
+  EXPECT_LT(seconds, 5 + 10) << "train.dist_timeout is 5 s";
 }
 
 TEST_F(DistributedTest, AHungWorkerEndsTheRunWithinTheTimeout) {

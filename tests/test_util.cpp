@@ -125,15 +125,19 @@ std::string tiny_train_args(const std::string& run, const std::string& data,
 
 namespace ddpm::test {
 
-pid_t spawn_ddpm(const std::string& args, const std::string& log_path, const std::string& cwd) {
-  const std::string command =
-      "cd '" + cwd + "' && exec '" + DDPM_BINARY + "' " + args + " >'" + log_path + "' 2>&1";
+pid_t spawn_command(const std::string& command, const std::string& log_path,
+                    const std::string& cwd) {
+  const std::string line = "cd '" + cwd + "' && exec " + command + " >'" + log_path + "' 2>&1";
   pid_t pid = fork();
   if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    execl("/bin/sh", "sh", "-c", line.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   return pid;
+}
+
+pid_t spawn_ddpm(const std::string& args, const std::string& log_path, const std::string& cwd) {
+  return spawn_command("'" + std::string(DDPM_BINARY) + "' " + args, log_path, cwd);
 }
 
 int wait_exit(pid_t pid) {

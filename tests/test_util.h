@@ -76,6 +76,10 @@ std::string tiny_train_args(const std::string& run, const std::string& data,
 
 namespace ddpm::test {
 
+// Starts `exec <command>` (a shell command line) in the background, stdout+stderr to log_path;
+// returns the pid of the command itself.
+pid_t spawn_command(const std::string& command, const std::string& log_path,
+                    const std::string& cwd = DDPM_SOURCE_DIR);
 // Starts `ddpm <args>` in the background (stdout+stderr to log_path); returns its pid.
 pid_t spawn_ddpm(const std::string& args, const std::string& log_path,
                  const std::string& cwd = DDPM_SOURCE_DIR);
