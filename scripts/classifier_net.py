@@ -1,5 +1,8 @@
 """The small CNN of scripts/fashion_classifier.py and scripts/folder_classifier.py, and its training
-step. Tooling only (Debian's python3-torch); the product is C++."""
+step, and how both save it. Tooling only (Debian's python3-torch); the product is C++."""
+import json
+import os
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -38,3 +41,16 @@ def train_step(net, opt, sched, xb, yb, flip, generator=None):
     opt.step()
     sched.step()
     return loss
+
+
+def save_classifier(net, out, script, data, flip, epochs, accuracy):
+    """Writes `net` to `out` atomically as TorchScript in eval mode, with how it was trained (the
+    extra file ddpm_classifier.json, which `ddpm eval --classifier` shows)."""
+    net.eval()
+    scripted = torch.jit.script(net)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    record = {"script": script, "data": os.path.abspath(data), "flip": flip, "epochs": epochs,
+              "accuracy": round(float(accuracy), 6)}
+    tmp = out + ".tmp"
+    scripted.save(tmp, _extra_files={"ddpm_classifier.json": json.dumps(record)})
+    os.replace(tmp, out)

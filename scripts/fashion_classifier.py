@@ -12,7 +12,6 @@ usage: fashion_classifier.py [--out data/fashion/classifier.pt] [--epochs 4] [--
 """
 import argparse
 import gzip
-import json
 import os
 import struct
 import sys
@@ -25,7 +24,7 @@ except ImportError as missing:
     sys.exit(f"fashion_classifier.py: {missing}: install Debian's python3-torch "
              "(sudo apt-get install python3-torch, or scripts/setup.sh)")
 
-from classifier_net import Net, train_step
+from classifier_net import Net, save_classifier, train_step
 
 SOURCE = "/usr/share/datasets/fashion-mnist"
 
@@ -88,15 +87,8 @@ def main():
         print(f"epoch {epoch + 1}/{args.epochs}: loss {loss.item():.3f}, test accuracy "
               f"{accuracy(net, xt, yt):.4f}, {time.time() - start:.0f} s", flush=True)
     acc = accuracy(net, xt, yt)
-    net.eval()
-    scripted = torch.jit.script(net)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    tmp = args.out + ".tmp"
-    # How it was trained, for `ddpm eval --classifier` to show (and to tell it from older ones).
-    record = {"script": "scripts/fashion_classifier.py", "data": os.path.abspath(args.source),
-              "flip": args.flip, "epochs": args.epochs, "accuracy": round(acc, 6)}
-    scripted.save(tmp, _extra_files={"ddpm_classifier.json": json.dumps(record)})
-    os.replace(tmp, args.out)
+    save_classifier(net, args.out, "scripts/fashion_classifier.py", args.source, args.flip,
+                    args.epochs, acc)
     print(f"wrote {args.out}: test accuracy {acc:.4f}")
     if acc < args.min_accuracy:
         sys.exit(f"test accuracy {acc:.4f} is below {args.min_accuracy}")

@@ -18,7 +18,6 @@ models' samples, not a benchmark.
 usage: folder_classifier.py CACHE [--out <data>/classifier.pt] [--epochs 30] [--holdout 0.15]
 """
 import argparse
-import json
 import os
 import sys
 import time
@@ -30,7 +29,7 @@ except ImportError as missing:
     sys.exit(f"folder_classifier.py: {missing}: install Debian's python3-torch and python3-numpy "
              "(sudo apt-get install python3-torch python3-numpy, or scripts/setup.sh)")
 
-from classifier_net import Net, train_step
+from classifier_net import Net, save_classifier, train_step
 from ddpm_cache import read_cache
 
 def stratified_split(labels, share, seed):
@@ -113,14 +112,8 @@ def main():
     train(net, x[train_idx], y[train_idx], args)
     print("held-out accuracy per class:")
     acc = report(net, x[held_idx], y[held_idx], names)
-    net.eval()
-    scripted = torch.jit.script(net)
-    tmp = out + ".tmp"
-    # How it was trained, for `ddpm eval --classifier` to show.
-    record = {"script": "scripts/folder_classifier.py", "data": os.path.abspath(args.cache),
-              "flip": args.flip, "epochs": args.epochs, "accuracy": round(float(acc), 6)}
-    scripted.save(tmp, _extra_files={"ddpm_classifier.json": json.dumps(record)})
-    os.replace(tmp, out)
+    save_classifier(net, out, "scripts/folder_classifier.py", args.cache, args.flip, args.epochs,
+                    acc)
     print(f"wrote {out}: held-out accuracy {acc:.4f}")
     if acc < args.min_accuracy:
         sys.exit(f"held-out accuracy {acc:.4f} is below {args.min_accuracy}")
