@@ -318,6 +318,15 @@ TEST_F(DistributedTest, RankZerosPreviewsMayOutlastTheTimeout) {
   EXPECT_EQ(load(dir_ / "run/last.pt").meta.step, 3);
 }
 
+// Waits up to `seconds` for `text` in the file at `path`; says whether it came.
+bool wait_for_text(const std::string& path, const std::string& text, int seconds) {
+  for (int i = 0; i < seconds * 10; ++i) {
+    if (test::read_file(path).find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
 // Stops worker `rank` of a long two-worker run (train.dist_timeout 5 s) with SIGSTOP, once the log
 // shows `after` (where given): the other gives up within the timeout, and the launcher kills the
 // stopped one 10 s after that. Returns the launcher's log, and the launch through `l`.
@@ -328,8 +337,7 @@ std::string stop_a_worker(const test::TempDir& dir, const std::string& train_arg
     ADD_FAILURE() << test::read_file(l.log);
     return "";
   }
-  for (int i = 0; i < 600 && test::read_file(l.log).find(after) == std::string::npos; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  wait_for_text(l.log, after, 60);
   const auto start = Clock::now();
   kill(l.workers[rank], SIGSTOP);
   EXPECT_EQ(test::wait_exit(l.pid), 1);
@@ -357,13 +365,16 @@ TEST_F(DistributedTest, AStoppedRankZeroEndsTheWaitWithinTheTimeout) {
       << log;
 }
 
-// Waits up to `seconds` for `text` in the file at `path`; says whether it came.
-bool wait_for_text(const std::string& path, const std::string& text, int seconds) {
-  for (int i = 0; i < seconds * 10; ++i) {
-    if (test::read_file(path).find(text) != std::string::npos) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return false;
+// torchrun starting two workers of `ddpm <train_args>`, one thread each, as a command line for
+// test::spawn_command. Debian's python3-torch ships torchrun; its 1.13 spelling is --no_python. On
+// Python 3.11 its default "--redirects 0" fails (Std.from_str finds no 0-valued flag), so it names
+// 1 and 2. `mode` is "" (the static rendezvous: workers join the agent's store) or "--standalone"
+// (rank 0 serves the store). The workers' own logs go to `dir`/logs.
+std::string torchrun_command(const std::string& mode, const std::string& dir,
+                             const std::string& train_args) {
+  return "env OMP_NUM_THREADS=1 torchrun " + mode +
+         " --nproc_per_node 2 --redirects 1 --tee 2 --log_dir '" + dir + "/logs' --no_python '" +
+         DDPM_BINARY + "' " + train_args;
 }
 
 // The worker of rank `rank` among the children of `parent` (by the RANK in its environment), or
@@ -394,11 +405,10 @@ TEST_F(DistributedTest, UnderTorchrunTheSilentHeartbeatOfAStoppedRankZeroEndsThe
   if (!fs::exists("/usr/bin/torchrun")) GTEST_SKIP() << "torchrun is not installed (python3-torch)";
   const std::string log = dir_ / "torchrun.log";
   const pid_t torchrun = test::spawn_command(
-      "env OMP_NUM_THREADS=1 torchrun --nproc_per_node 2 --redirects 1 --tee 2 --log_dir '" +
-          std::string(dir_ / "logs") + "' --no_python '" + DDPM_BINARY + "' " +
-          args("run",
-               "--set train.dist_timeout=5 --set train.preview_every=4 --set "
-               "train.preview_n=192 --set train.steps=100000"),
+      torchrun_command("", dir_.path(),
+                       args("run",
+                            "--set train.dist_timeout=5 --set train.preview_every=4 --set "
+                            "train.preview_n=192 --set train.steps=100000")),
       log);
   ASSERT_TRUE(wait_for_text(log, "step 4/", 60)) << test::read_file(log);
   const pid_t rank0 = child_with_rank(torchrun, 0);
@@ -439,10 +449,7 @@ TEST_F(DistributedTest, SigintToTheLauncherSavesOnceAndStopsEveryWorker) {
   EXPECT_EQ(load(dir_ / "run/last.pt").meta.step, step + 2);
 }
 
-// Debian's python3-torch ships torchrun; its 1.13 spelling is --no_python. On Python 3.11 its
-// default "--redirects 0" fails (Std.from_str finds no 0-valued flag), so the run names 1 and 2.
-// Both rendezvous: the default static one (workers join the agent's store) and --standalone (rank
-// 0 serves the store).
+// Both rendezvous: the default static one and --standalone.
 TEST_F(DistributedTest, TorchrunLaunchesTheWorkers) {
   if (!fs::exists("/usr/bin/torchrun")) GTEST_SKIP() << "torchrun is not installed (python3-torch)";
   train("single", 4, 0);
@@ -450,12 +457,9 @@ TEST_F(DistributedTest, TorchrunLaunchesTheWorkers) {
   for (const std::string mode : {"", "--standalone"}) {
     const std::string run = mode.empty() ? "static" : "standalone";
     const std::string log = dir_ / (run + ".log");
-    const std::string command =
-        "cd '" + std::string(DDPM_SOURCE_DIR) + "' && OMP_NUM_THREADS=1 torchrun " + mode +
-        " --nproc_per_node 2 --redirects 1 --tee 2 --no_python '" + DDPM_BINARY + "' " +
-        args(run, "--set train.steps=4") + " >'" + log + "' 2>&1";
-    const int status = std::system(command.c_str());
-    ASSERT_EQ(WEXITSTATUS(status), 0) << test::read_file(log);
+    const pid_t torchrun = test::spawn_command(
+        torchrun_command(mode, dir_.path(), args(run, "--set train.steps=4")), log);
+    ASSERT_EQ(test::wait_exit(torchrun), 0) << test::read_file(log);
     EXPECT_NE(test::read_file(log).find("× 2 workers"), std::string::npos) << test::read_file(log);
     expect_same_training(single, load(dir_ / (run + "/last.pt")), 4);
   }
