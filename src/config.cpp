@@ -90,6 +90,7 @@ void visit_fields(C& c, F&& f) {
   f("seed", c.seed);
   f("threads", c.threads);
   f("dist_timeout", c.dist_timeout);
+  f("rank0_work_timeout", c.rank0_work_timeout);
   f("device", c.device);
   f("precision", c.precision);
   f("tensorboard", c.tensorboard);
@@ -474,6 +475,8 @@ void validate_outputs(const Rules& r, const TrainConfig& t, const Config& c) {
              "must be in [0, diffusion.timesteps] (0 = loss only)");
   r.in_range(t.threads, int64_t{0}, int64_t{1024}, "must be in [0, 1024] (0 = all cores)");
   r.in_range(t.dist_timeout, int64_t{1}, int64_t{86400}, "must be in [1, 86400] seconds");
+  r.in_range(t.rank0_work_timeout, int64_t{0}, int64_t{604800},
+             "must be in [0, 604800] seconds (0 = no limit)");
   r.require(t.device, t.device == "auto" || t.device == "cpu" || t.device.rfind("cuda", 0) == 0,
             "expected auto, cpu, cuda or cuda:N");
 }

@@ -105,13 +105,15 @@ class C10dCommunicator : public Communicator {
  public:
   C10dCommunicator(c10::intrusive_ptr<compat::CollectiveGroup> group,
                    c10::intrusive_ptr<c10d::Store> store, const WorldInfo& info,
-                   torch::Device device, std::chrono::seconds timeout)
+                   torch::Device device, std::chrono::seconds timeout,
+                   std::chrono::seconds work_limit)
       : group_(std::move(group)),
         store_(std::move(store)),
         rank_(info.rank),
         world_(info.world),
         device_(device),
-        timeout_(timeout) {}
+        timeout_(timeout),
+        work_limit_(work_limit) {}
 
   int rank() const override { return rank_; }
   int world() const override { return world_; }
@@ -160,13 +162,15 @@ class C10dCommunicator : public Communicator {
     const auto beat_count = [&] { return store_->add(kHeartbeatKey, 0); };
     try {
       int64_t beats = beat_count();
-      auto last_beat = std::chrono::steady_clock::now();
+      const auto start = std::chrono::steady_clock::now();
+      auto last_beat = start;
       while (!store_->check({done_key})) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
         const int64_t now_beats = beat_count();
-        if (now_beats != beats) beats = now_beats, last_beat = std::chrono::steady_clock::now();
-        if (std::chrono::steady_clock::now() - last_beat > timeout_)
-          throw_lost(what, "no heartbeat");
+        const auto now = std::chrono::steady_clock::now();
+        if (now_beats != beats) beats = now_beats, last_beat = now;
+        if (now - last_beat > timeout_) throw_lost(what, "no heartbeat");
+        if (work_limit_.count() > 0 && now - start > work_limit_) throw_overran(what);
       }
       const auto outcome = store_->get(done_key);
       if (std::string(outcome.begin(), outcome.end()) != "done") {
@@ -183,6 +187,15 @@ class C10dCommunicator : public Communicator {
     throw Error("distributed training: rank " + std::to_string(rank_) + " lost rank 0 during its " +
                 what + ": it did not answer within train.dist_timeout = " +
                 std::to_string(timeout_.count()) + " s (" + why + ")" + kResumeHint);
+  }
+
+  [[noreturn]] void throw_overran(const std::string& what) const {
+    throw Error("distributed training: rank " + std::to_string(rank_) +
+                " gave up waiting for rank " + "0's " + what +
+                ": it was still working, its heartbeat beating, after " +
+                "train.rank0_work_timeout = " + std::to_string(work_limit_.count()) +
+                " s; see rank 0's log for where it hangs, or raise the limit (0 = none) if its " +
+                "work takes that long" + kResumeHint);
   }
 
   template <class Op>
@@ -205,6 +218,7 @@ class C10dCommunicator : public Communicator {
   int world_;
   torch::Device device_;
   std::chrono::seconds timeout_;
+  std::chrono::seconds work_limit_;
 };
 
 c10::intrusive_ptr<c10d::Store> make_store(const WorldInfo& info, std::chrono::seconds timeout) {
@@ -300,11 +314,12 @@ WorldInfo world_from_environment() {
 }
 
 std::unique_ptr<Communicator> Communicator::connect(const WorldInfo& info, torch::Device device,
-                                                    std::chrono::seconds timeout) {
+                                                    std::chrono::seconds timeout,
+                                                    std::chrono::seconds work_limit) {
   try {
     auto store = make_store(info, timeout);
     auto group = make_group(store, info, device, timeout);
-    return std::make_unique<C10dCommunicator>(group, store, info, device, timeout);
+    return std::make_unique<C10dCommunicator>(group, store, info, device, timeout, work_limit);
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {

@@ -95,7 +95,8 @@ std::unique_ptr<Communicator> join_workers(const Config& config, const WorldInfo
                                            torch::Device device) {
   if (!world.distributed()) return nullptr;
   check_world_fits(config, world.world);
-  auto comm = Communicator::connect(world, device, std::chrono::seconds(config.train.dist_timeout));
+  auto comm = Communicator::connect(world, device, std::chrono::seconds(config.train.dist_timeout),
+                                    std::chrono::seconds(config.train.rank0_work_timeout));
   check_same_config(*comm, config);
   return comm;
 }

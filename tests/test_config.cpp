@@ -222,6 +222,17 @@ TEST(Config, GuidanceIntervalIsEmptyOrAnOrderedPairOfNoiseLevels) {
             "c: sample.guidance_interval[1]: expected a number, got \"x\"");
 }
 
+TEST(Config, Rank0WorkTimeoutIsSecondsWithZeroForNoLimit) {
+  Config c;
+  EXPECT_EQ(c.train.rank0_work_timeout, 0) << "no limit unless asked";
+  apply_override(c, "train.rank0_work_timeout=3600");
+  validate(c);
+  EXPECT_EQ(config_from_json(config_to_json(c), "t").train.rank0_work_timeout, 3600);
+  c.train.rank0_work_timeout = -1;
+  EXPECT_EQ(error_of([&] { validate(c); }),
+            "train.rank0_work_timeout = -1: must be in [0, 604800] seconds (0 = no limit)");
+}
+
 TEST(Config, ClassBalanceIsAShareInZeroOneForClassConditionalModels) {
   Config c;
   c.model.num_classes = 3;

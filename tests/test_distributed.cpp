@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -495,6 +496,72 @@ TEST_F(DistributedTest, AMissingWorkerIsAnErrorWithinTheTimeout) {
   test::expect_one_line_error(r, "rank 0 could not join 127.0.0.1:" + std::to_string(port),
                               "missing worker");
   EXPECT_LT(seconds, 3 + 10);
+}
+
+// Two communicators in this process (a thread each) meet in one rank0_work, where rank 0 runs
+// `work`: each rank's error, empty where it returned, and how long rank 1 waited.
+struct SoloWorkOutcome {
+  std::string error[2];
+  double rank1_seconds = 0.0;
+};
+
+SoloWorkOutcome meet_in_rank0_work(const std::function<void()>& work, int timeout, int limit) {
+  SoloWorkOutcome out;
+  WorldInfo info;
+  info.world = 2;
+  info.launched = true;
+  info.master_port = free_local_port();
+  const auto worker = [&](int rank) {
+    WorldInfo mine = info;
+    mine.rank = mine.local_rank = rank;
+    try {
+      auto comm = Communicator::connect(mine, torch::kCPU, std::chrono::seconds(timeout),
+                                        std::chrono::seconds(limit));
+      const auto start = Clock::now();
+      try {
+        comm->rank0_work(
+            "the test's work", rank == 0 ? work : [] {});
+      } catch (const Error& e) {
+        out.error[rank] = e.what();
+      }
+      if (rank == 1)
+        out.rank1_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    } catch (const Error& e) {
+      out.error[rank] = std::string("connect: ") + e.what();
+    }
+  };
+  std::thread rank0(worker, 0), rank1(worker, 1);
+  rank0.join();
+  rank1.join();
+  return out;
+}
+
+// Work longer than the timeout is waited for while rank 0's heartbeat beats, up to
+// train.rank0_work_timeout.
+TEST(DistributedRank0Work, AWorkingRankZeroIsWaitedForPastTheTimeoutUpToTheWorkLimit) {
+  if (!DDPM_WITH_GLOO) GTEST_SKIP() << "this build has no Gloo";
+  const auto work = [] { std::this_thread::sleep_for(std::chrono::milliseconds(2500)); };
+  const auto out = meet_in_rank0_work(work, 1, 20);
+  EXPECT_EQ(out.error[0], "");
+  EXPECT_EQ(out.error[1], "");
+  EXPECT_GT(out.rank1_seconds, 2.0) << "rank 1 waited for the work";
+}
+
+// A live rank 0 whose work hangs (its heartbeat beats on) is given up on after the work limit,
+// with an error that names the setting; rank 0, once its work returns, finds rank 1 gone.
+TEST(DistributedRank0Work, ARankZeroThatWorksPastTheWorkLimitEndsTheWait) {
+  if (!DDPM_WITH_GLOO) GTEST_SKIP() << "this build has no Gloo";
+  const auto hang = [] { std::this_thread::sleep_for(std::chrono::seconds(5)); };
+  const auto out = meet_in_rank0_work(hang, 2, 1);
+  EXPECT_NE(
+      out.error[1].find("rank 1 gave up waiting for rank 0's the test's work: it was still "
+                        "working, its heartbeat beating, after train.rank0_work_timeout = 1 s"),
+      std::string::npos)
+      << out.error[1];
+  EXPECT_EQ(out.error[1].find('\n'), std::string::npos) << "one line";
+  EXPECT_GE(out.rank1_seconds, 1.0);
+  EXPECT_LT(out.rank1_seconds, 4.0) << "before the work ended, 5 s in";
+  EXPECT_NE(out.error[0], "") << "rank 0 finds rank 1 gone";
 }
 
 // A build without Gloo (PyTorch's pip wheels have no gloo headers) refuses CPU workers before

@@ -81,8 +81,11 @@ struct TrainConfig {
   int64_t classifier_n = 500;
   int64_t max_nonfinite = 20;  // consecutive non-finite losses before the run stops
   int64_t seed = 0;
-  int64_t threads = 0;          // 0: all cores (divided among the workers of one machine)
-  int64_t dist_timeout = 600;   // seconds a data-parallel worker waits for the others
+  int64_t threads = 0;         // 0: all cores (divided among the workers of one machine)
+  int64_t dist_timeout = 600;  // seconds a data-parallel worker waits for the others
+  // Seconds the other workers wait for rank 0's checkpoint, previews and evaluation while its
+  // heartbeat beats (a live but hung rank 0); 0: no limit.
+  int64_t rank0_work_timeout = 0;
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   Precision precision = Precision::fp32;
   bool tensorboard = true;  // TensorBoard event file in the run folder

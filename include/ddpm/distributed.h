@@ -44,9 +44,11 @@ class Communicator {
  public:
   virtual ~Communicator() = default;
   // Joins the job's process group: TCPStore at MASTER_ADDR:MASTER_PORT (rank 0 serves it unless
-  // torchrun's agent does), Gloo for CPU tensors, NCCL for CUDA ones.
-  static std::unique_ptr<Communicator> connect(const WorldInfo& info, torch::Device device,
-                                               std::chrono::seconds timeout);
+  // torchrun's agent does), Gloo for CPU tensors, NCCL for CUDA ones. `work_limit` caps the wait
+  // in rank0_work (0: none).
+  static std::unique_ptr<Communicator> connect(
+      const WorldInfo& info, torch::Device device, std::chrono::seconds timeout,
+      std::chrono::seconds work_limit = std::chrono::seconds(0));
 
   virtual int rank() const = 0;
   virtual int world() const = 0;
@@ -60,7 +62,8 @@ class Communicator {
   // longer than the timeout: every worker calls it at the same point; rank 0 runs `work` while a
   // heartbeat in the job's store says it is alive, and the others wait until it is done. They wait
   // as long as the heartbeat beats, and throw once it has been silent for the timeout (rank 0 lost
-  // or stopped) or when rank 0's work threw. `what` names the work in errors.
+  // or stopped), when rank 0's work threw, or when it has worked for longer than the work limit
+  // (a live rank 0 that hangs). `what` names the work in errors.
   virtual void rank0_work(const std::string& what, const std::function<void()>& work) = 0;
 };
 
