@@ -544,7 +544,7 @@ TEST(DistributedRank0Work, AWorkingRankZeroIsWaitedForPastTheTimeoutUpToTheWorkL
   const auto out = meet_in_rank0_work(work, 1, 20);
   EXPECT_EQ(out.error[0], "");
   EXPECT_EQ(out.error[1], "");
-  EXPECT_GT(out.rank1_seconds, 2.0) << "rank 1 waited for the work";
+  EXPECT_GT(out.rank1_seconds, 1.0) << "rank 1 waited past the timeout, for the work";
 }
 
 // A live rank 0 whose work hangs (its heartbeat beats on) is given up on after the work limit,
@@ -560,7 +560,7 @@ TEST(DistributedRank0Work, ARankZeroThatWorksPastTheWorkLimitEndsTheWait) {
       << out.error[1];
   EXPECT_EQ(out.error[1].find('\n'), std::string::npos) << "one line";
   EXPECT_GE(out.rank1_seconds, 1.0);
-  EXPECT_LT(out.rank1_seconds, 4.0) << "before the work ended, 5 s in";
+  EXPECT_LT(out.rank1_seconds, 5.0) << "before the work ended";
   EXPECT_NE(out.error[0], "") << "rank 0 finds rank 1 gone";
 }
 
