@@ -191,9 +191,9 @@ class C10dCommunicator : public Communicator {
 
   [[noreturn]] void throw_overran(const std::string& what) const {
     throw Error("distributed training: rank " + std::to_string(rank_) +
-                " gave up waiting for rank " + "0's " + what +
-                ": it was still working, its heartbeat beating, after " +
-                "train.rank0_work_timeout = " + std::to_string(work_limit_.count()) +
+                " gave up waiting for rank 0's " + what +
+                ": it was still working, its heartbeat beating, after train.rank0_work_timeout = " +
+                std::to_string(work_limit_.count()) +
                 " s; see rank 0's log for where it hangs, or raise the limit (0 = none) if its " +
                 "work takes that long" + kResumeHint);
   }

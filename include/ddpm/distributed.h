@@ -46,9 +46,9 @@ class Communicator {
   // Joins the job's process group: TCPStore at MASTER_ADDR:MASTER_PORT (rank 0 serves it unless
   // torchrun's agent does), Gloo for CPU tensors, NCCL for CUDA ones. `work_limit` caps the wait
   // in rank0_work (0: none).
-  static std::unique_ptr<Communicator> connect(
-      const WorldInfo& info, torch::Device device, std::chrono::seconds timeout,
-      std::chrono::seconds work_limit = std::chrono::seconds(0));
+  static std::unique_ptr<Communicator> connect(const WorldInfo& info, torch::Device device,
+                                               std::chrono::seconds timeout,
+                                               std::chrono::seconds work_limit);
 
   virtual int rank() const = 0;
   virtual int world() const = 0;
