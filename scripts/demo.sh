@@ -31,7 +31,7 @@ fi
 build/ddpm train --config "$config" --set train.steps="$steps" "${resume[@]}"
 build/ddpm sample --ckpt "runs/$name/last.pt" "${sample_args[@]}" --out "runs/$name/samples.png"
 build/ddpm eval --ckpt "runs/$name/last.pt" --data "$eval_data" --max-images 64 --subset 50
-# With a Fashion-MNIST classifier (made once by scripts/fashion_classifier.py, about 5 minutes; cached
+# With a Fashion-MNIST classifier (made once by scripts/quality/fashion_classifier.py, about 5 minutes; cached
 # in data/fashion/), also the classifier FID against its real-vs-real floor and the class accuracy.
 if [ "$name" = fashion ] && [ -f data/fashion/classifier.pt ]; then
   build/ddpm eval --ckpt runs/fashion/last.pt --data data/fashion/test \

@@ -5,19 +5,9 @@
 #include <iostream>
 #include <string>
 
-#include "ddpm/cli.h"
-#include "ddpm/error.h"
-#include "ddpm/runtime.h"
-
-namespace {
-
-// LibTorch messages carry a C++ backtrace after the first line; users get the first line only.
-std::string first_line(const std::string& text) {
-  auto end = text.find('\n');
-  return end == std::string::npos ? text : text.substr(0, end);
-}
-
-}  // namespace
+#include "ddpm/base/error.h"
+#include "ddpm/base/runtime.h"
+#include "ddpm/cli/cli.h"
 
 int main(int argc, char** argv) {
   ddpm::tune_allocator();
@@ -27,13 +17,13 @@ int main(int argc, char** argv) {
   try {
     return ddpm::run_cli(argc, argv);
   } catch (const ddpm::Error& e) {
-    std::cerr << "ddpm: error: " << first_line(e.what()) << "\n";
+    std::cerr << "ddpm: error: " << ddpm::first_line(e.what()) << "\n";
   } catch (const c10::Error& e) {
-    std::cerr << "ddpm: error: " << first_line(e.what_without_backtrace()) << "\n";
+    std::cerr << "ddpm: error: " << ddpm::first_line(e.what_without_backtrace()) << "\n";
   } catch (const std::bad_alloc&) {
     std::cerr << "ddpm: error: out of memory; lower the batch size\n";
   } catch (const std::exception& e) {
-    std::cerr << "ddpm: error: " << first_line(e.what()) << "\n";
+    std::cerr << "ddpm: error: " << ddpm::first_line(e.what()) << "\n";
   }
   return 1;
 }

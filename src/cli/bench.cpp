@@ -3,22 +3,13 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "ddpm/benchmark.h"
-#include "ddpm/commands.h"
-#include "ddpm/config_loading.h"
-#include "ddpm/error.h"
+#include "ddpm/base/error.h"
+#include "ddpm/cli/commands.h"
+#include "ddpm/cli/config_loading.h"
+#include "ddpm/training/benchmark.h"
 
 namespace ddpm {
 namespace {
-
-int64_t bounded(const cxxopts::ParseResult& args, const char* flag, int64_t lo, int64_t hi) {
-  const int64_t value = args[flag].as<int64_t>();
-  if (value < lo || value > hi) {
-    throw Error("--" + std::string(flag) + " " + std::to_string(value) + ": must be in [" +
-                std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  }
-  return value;
-}
 
 // "train,sample" → {"train", "sample"}; every item known, none twice, at least one.
 std::vector<std::string> parse_parts(const std::string& text) {
@@ -64,10 +55,10 @@ int command_bench(int argc, char** argv) {
   validate_flags(config, kRuntimeFlags);
 
   BenchOptions bench;
-  bench.batch = bounded(args, "batch", 0, 65536);
-  bench.sample_batch = bounded(args, "sample-batch", 0, 65536);
-  bench.warmup = bounded(args, "warmup", 0, 10000);
-  bench.repeats = bounded(args, "repeats", 1, 10000);
+  bench.batch = flag_in_range<int64_t>(args, "batch", 0, 65536);
+  bench.sample_batch = flag_in_range<int64_t>(args, "sample-batch", 0, 65536);
+  bench.warmup = flag_in_range<int64_t>(args, "warmup", 0, 10000);
+  bench.repeats = flag_in_range<int64_t>(args, "repeats", 1, 10000);
   bench.bf16 = args.count("bf16") > 0;
   bench.what = parse_parts(args["what"].as<std::string>());
   bench.device = start_runtime(config);

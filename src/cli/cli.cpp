@@ -1,4 +1,4 @@
-#include "ddpm/cli.h"
+#include "ddpm/cli/cli.h"
 
 #include <cstring>
 #include <iostream>
@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "ddpm/commands.h"
-#include "ddpm/error.h"
-#include "ddpm/runtime.h"
+#include "ddpm/base/error.h"
+#include "ddpm/base/runtime.h"
+#include "ddpm/cli/commands.h"
 
 namespace ddpm {
 namespace {

@@ -1,4 +1,4 @@
-#include "ddpm/config_loading.h"
+#include "ddpm/cli/config_loading.h"
 
 namespace ddpm {
 

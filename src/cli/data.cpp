@@ -1,10 +1,10 @@
 #include <iostream>
 
-#include "ddpm/commands.h"
-#include "ddpm/emoji.h"
-#include "ddpm/emoji_groups.h"
-#include "ddpm/error.h"
-#include "ddpm/idx.h"
+#include "ddpm/base/error.h"
+#include "ddpm/cli/commands.h"
+#include "ddpm/data/builtin/emoji.h"
+#include "ddpm/data/builtin/emoji_groups.h"
+#include "ddpm/data/builtin/idx.h"
 
 namespace ddpm {
 namespace {

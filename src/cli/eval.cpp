@@ -1,17 +1,18 @@
-#include <chrono>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "ddpm/atomic_file.h"
-#include "ddpm/checkpoint.h"
-#include "ddpm/commands.h"
-#include "ddpm/error.h"
-#include "ddpm/evaluation.h"
-#include "ddpm/inference.h"
-#include "ddpm/progress.h"
+#include "ddpm/base/atomic_file.h"
+#include "ddpm/base/error.h"
+#include "ddpm/base/progress.h"
+#include "ddpm/base/stopwatch.h"
+#include "ddpm/cli/commands.h"
+#include "ddpm/data/image_folder.h"
+#include "ddpm/evaluation/evaluation.h"
+#include "ddpm/inference/inference.h"
+#include "ddpm/io/checkpoint.h"
 
 namespace ddpm {
 
@@ -44,7 +45,7 @@ void add_eval_options(cxxopts::Options& options) {
       cxxopts::value<std::string>()->default_value("ddim"))(
       "steps", "FID: ddim/dpmpp2m steps", cxxopts::value<int64_t>()->default_value("100"))(
       "classifier",
-      "TorchScript classifier of the data set (scripts/fashion_classifier.py): classifier "
+      "TorchScript classifier of the data set (scripts/quality/fashion_classifier.py): classifier "
       "FID against --data with its real-vs-real floor, class accuracy of per-class samples, mean "
       "confidence",
       cxxopts::value<std::string>())(
@@ -77,16 +78,8 @@ EvalRequest check_eval_flags(const cxxopts::ParseResult& args, const cxxopts::Op
         "numbers are only comparable with the same network");
   }
   if (!args.count("data")) throw UsageError("give --data FOLDER (held-out images)", options.help());
-  const int64_t num = args["num"].as<int64_t>();
-  if ((r.fid || r.classifier) && (num < 2 || num > kMaxEvalSamples)) {
-    throw Error("--num " + std::to_string(num) + ": must be in [2, " +
-                std::to_string(kMaxEvalSamples) + "]");
-  }
-  const int64_t features_size = args["features-size"].as<int64_t>();
-  if (features_size < 0 || features_size > 1024) {
-    throw Error("--features-size " + std::to_string(features_size) +
-                ": must be in [0, 1024] (0 = as they are)");
-  }
+  if (r.fid || r.classifier) flag_in_range<int64_t>(args, "num", 2, kMaxEvalSamples);
+  flag_in_range<int64_t>(args, "features-size", 0, 1024, " (0 = as they are)");
   r.subset = args["subset"].as<int64_t>();
   r.max_images = args["max-images"].as<int64_t>();
   if (r.max_images < 0)
@@ -106,10 +99,7 @@ Config eval_config(const cxxopts::ParseResult& args, const Checkpoint& ckpt, con
                              {"--guidance", "sample.guidance"},
                              {"--guidance-interval", "sample.guidance_interval"}});
   validate_flags(config, flags);
-  if (r.subset < 0 || r.subset > config.diffusion.timesteps) {
-    throw Error("--subset " + std::to_string(r.subset) + ": must be in [0, " +
-                std::to_string(config.diffusion.timesteps) + "] (0 = all timesteps)");
-  }
+  flag_in_range<int64_t>(args, "subset", 0, config.diffusion.timesteps, " (0 = all timesteps)");
   return config;
 }
 
@@ -126,7 +116,7 @@ struct EvalContext {
 };
 
 void nll_section(EvalContext& c, const EvalRequest& r) {
-  const auto start = std::chrono::steady_clock::now();
+  const Stopwatch watch;
   ProgressLine progress(std::cerr, stderr_is_terminal());
   NllOptions o;
   o.images = c.n;
@@ -135,8 +125,7 @@ void nll_section(EvalContext& c, const EvalRequest& r) {
   o.seed = c.args["seed"].as<uint64_t>();
   o.progress = [&](double images, int64_t done, int64_t total) {
     if (!progress.terminal() && done != total) return;
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds = watch.seconds();
     std::ostringstream line;
     line << "bits/dim: " << std::fixed << std::setprecision(1) << images << "/" << c.n
          << " images | timestep " << done << "/" << total << " | "
@@ -174,11 +163,10 @@ void nll_section(EvalContext& c, const EvalRequest& r) {
 
 // Prints "fid: sampled K/N images (R img/s)" after each batch.
 std::function<void(int64_t, int64_t, int64_t, int64_t)> batch_counter(int64_t batch) {
-  const auto start = std::chrono::steady_clock::now();
-  return [start, batch](int64_t done, int64_t total, int64_t step, int64_t steps) {
+  const Stopwatch watch;
+  return [watch, batch](int64_t done, int64_t total, int64_t step, int64_t steps) {
     if (step != steps) return;
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds = watch.seconds();
     const int64_t images = std::min(total, done + batch);
     std::cerr << "fid: sampled " << images << "/" << total << " images (" << std::setprecision(1)
               << std::fixed << images / std::max(seconds, 1e-9) << " img/s)\n";
@@ -193,11 +181,7 @@ void fid_section(EvalContext& c) {
   g.batch = c.config.sample.batch;
   g.seed = c.args["seed"].as<uint64_t>();
   g.sampler.sampler = parse_choice<Sampler>(c.args["sampler"].as<std::string>(), "--sampler");
-  g.sampler.steps = c.args["steps"].as<int64_t>();
-  if (g.sampler.steps < 1 || g.sampler.steps > c.m.diffusion.timesteps()) {
-    throw Error("--steps " + std::to_string(g.sampler.steps) + ": must be in [1, " +
-                std::to_string(c.m.diffusion.timesteps()) + "]");
-  }
+  g.sampler.steps = flag_in_range<int64_t>(c.args, "steps", 1, c.m.diffusion.timesteps());
   g.progress = batch_counter(g.batch);
   const std::string ref = c.args.count("ref-stats") ? c.args["ref-stats"].as<std::string>() : "";
   const FidReport f =
@@ -245,7 +229,7 @@ void report_classifier_record(EvalContext& c, const Classifier& classifier) {
   std::cerr << "warning: classifier " << c.args["classifier"].as<std::string>()
             << " has no training record (scripts/*_classifier.py store one since 2026-11-24); "
                "a Fashion-MNIST one that old was trained with flips: rebuild it with "
-               "scripts/fashion_classifier.py to score as QUALITY.md does\n";
+               "scripts/quality/fashion_classifier.py to score as QUALITY.md does\n";
 }
 
 // --classifier: samples (for class-conditional models the same number of every class, with the

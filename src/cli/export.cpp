@@ -1,11 +1,11 @@
 #include <iostream>
 
-#include "ddpm/atomic_file.h"
-#include "ddpm/checkpoint.h"
-#include "ddpm/commands.h"
-#include "ddpm/inference.h"
-#include "ddpm/safetensors.h"
-#include "ddpm/unet.h"
+#include "ddpm/base/atomic_file.h"
+#include "ddpm/cli/commands.h"
+#include "ddpm/inference/inference.h"
+#include "ddpm/io/checkpoint.h"
+#include "ddpm/io/safetensors.h"
+#include "ddpm/model/unet.h"
 
 namespace ddpm {
 

@@ -1,13 +1,13 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "ddpm/checkpoint.h"
-#include "ddpm/commands.h"
-#include "ddpm/error.h"
-#include "ddpm/file_input.h"
-#include "ddpm/json_input.h"
-#include "ddpm/safetensors.h"
-#include "ddpm/unet.h"
+#include "ddpm/base/error.h"
+#include "ddpm/base/file_input.h"
+#include "ddpm/base/json_input.h"
+#include "ddpm/cli/commands.h"
+#include "ddpm/io/checkpoint.h"
+#include "ddpm/io/safetensors.h"
+#include "ddpm/model/unet.h"
 
 namespace ddpm {
 namespace {

@@ -1,11 +1,11 @@
 #include <iomanip>
 #include <iostream>
 
-#include "ddpm/checkpoint.h"
-#include "ddpm/commands.h"
-#include "ddpm/config_loading.h"
-#include "ddpm/error.h"
-#include "ddpm/unet.h"
+#include "ddpm/base/error.h"
+#include "ddpm/cli/commands.h"
+#include "ddpm/cli/config_loading.h"
+#include "ddpm/io/checkpoint.h"
+#include "ddpm/model/unet.h"
 
 namespace ddpm {
 

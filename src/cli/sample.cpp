@@ -1,7 +1,6 @@
 #include <unistd.h>
 
 #include <cctype>
-#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -11,13 +10,14 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "ddpm/checkpoint.h"
-#include "ddpm/commands.h"
-#include "ddpm/error.h"
-#include "ddpm/generate.h"
-#include "ddpm/image_io.h"
-#include "ddpm/inference.h"
-#include "ddpm/progress.h"
+#include "ddpm/base/error.h"
+#include "ddpm/base/progress.h"
+#include "ddpm/base/stopwatch.h"
+#include "ddpm/cli/commands.h"
+#include "ddpm/data/image_io.h"
+#include "ddpm/inference/generate.h"
+#include "ddpm/inference/inference.h"
+#include "ddpm/io/checkpoint.h"
 
 namespace ddpm {
 namespace fs = std::filesystem;
@@ -62,17 +62,6 @@ int64_t resolve_class(const std::string& value, const CheckpointMeta& meta) {
 
 // At most this many images per call: sampling is the expensive part, and the grid must fit.
 constexpr int64_t kMaxSampleImages = 65536;
-
-template <class T>
-T bounded(const cxxopts::ParseResult& args, const char* key, T minimum, T maximum) {
-  const T value = args[key].as<T>();
-  if (value < minimum || value > maximum) {
-    std::ostringstream os;
-    os << "--" << key << " " << value << ": must be in [" << minimum << ", " << maximum << "]";
-    throw Error(os.str());
-  }
-  return value;
-}
 
 // The grid is one PNG: its size is checked before any sampling starts.
 void check_grid_size(int64_t n, int64_t nrow, int64_t image_size) {
@@ -157,7 +146,7 @@ Config sample_config(const cxxopts::ParseResult& args, const CheckpointMeta& met
 GenerateOptions generate_options(const cxxopts::ParseResult& args, const Config& config,
                                  const CheckpointMeta& meta) {
   GenerateOptions g;
-  g.n = bounded<int64_t>(args, "num", 1, kMaxSampleImages);
+  g.n = flag_in_range<int64_t>(args, "num", 1, kMaxSampleImages);
   g.seed = args["seed"].as<uint64_t>();
   g.bf16 = args.count("bf16") > 0;
   g.batch = config.sample.batch;
@@ -178,7 +167,7 @@ GenerateOptions generate_options(const cxxopts::ParseResult& args, const Config&
           "0)");
     }
     if (args.count("class")) throw Error("--per-class and --class exclude each other");
-    draw_per_class(g, bounded<int64_t>(args, "per-class", 1, 1000), classes);
+    draw_per_class(g, flag_in_range<int64_t>(args, "per-class", 1, 1000), classes);
   }
   return g;
 }
@@ -197,13 +186,13 @@ fs::path output_path(const cxxopts::ParseResult& args, const std::string& ckpt_p
 
 // The status line: images done (fractional), step within the batch, images/s; off a terminal
 // every tenth of the work.
-std::function<void(int64_t, int64_t, int64_t, int64_t)> sampling_progress(
-    ProgressLine& progress, int64_t batch, std::chrono::steady_clock::time_point start) {
+std::function<void(int64_t, int64_t, int64_t, int64_t)> sampling_progress(ProgressLine& progress,
+                                                                          int64_t batch,
+                                                                          Stopwatch watch) {
   auto last_percent = std::make_shared<int64_t>(-1);
-  return [&progress, batch, start, last_percent](int64_t done_images, int64_t total, int64_t step,
+  return [&progress, batch, watch, last_percent](int64_t done_images, int64_t total, int64_t step,
                                                  int64_t steps) {
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds = watch.seconds();
     const double images =
         done_images + static_cast<double>(std::min(batch, total - done_images)) * step / steps;
     const int64_t percent = static_cast<int64_t>(100.0 * images / total);
@@ -261,16 +250,16 @@ int command_sample(int argc, char** argv) {
   const Config config = sample_config(args, meta);
   GenerateOptions g = generate_options(args, config, meta);
   const int64_t nrow =
-      args.count("nrow") ? bounded<int64_t>(args, "nrow", 1, g.n) : grid_columns(g);
+      args.count("nrow") ? flag_in_range<int64_t>(args, "nrow", 1, g.n) : grid_columns(g);
   check_grid_size(g.n, nrow, config.model.image_size);
   const Weights weights = args.count("raw") ? Weights::raw : Weights::ema;
   const fs::path out = output_path(args, ckpt_path);
 
   const torch::Device device = start_runtime(config);
   InferenceModel m = load_for_inference(ckpt, weights, device);
-  const auto start = std::chrono::steady_clock::now();
+  const Stopwatch watch;
   ProgressLine progress(std::cerr, stderr_is_terminal());
-  g.progress = sampling_progress(progress, g.batch, start);
+  g.progress = sampling_progress(progress, g.batch, watch);
   auto images = generate(m.model, m.diffusion, g);  // [n, C, H, W]
   progress.end();
 
@@ -278,8 +267,7 @@ int command_sample(int argc, char** argv) {
   write_png(out.string(), make_grid(images, nrow), text);
   if (args.count("individual"))
     write_individual(args["individual"].as<std::string>(), images, text);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = watch.seconds();
   std::cout << "wrote " << out.string() << " (" << g.n << " images, step " << meta.step << ", "
             << choice_name(g.sampler.sampler) << ", " << std::fixed << std::setprecision(1)
             << seconds << " s)\n";

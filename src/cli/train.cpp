@@ -2,15 +2,15 @@
 #include <iostream>
 #include <sstream>
 
-#include "ddpm/checkpoint.h"
-#include "ddpm/commands.h"
-#include "ddpm/config_loading.h"
-#include "ddpm/distributed.h"
-#include "ddpm/error.h"
-#include "ddpm/launcher.h"
-#include "ddpm/progress.h"
-#include "ddpm/runtime.h"
-#include "ddpm/trainer.h"
+#include "ddpm/base/error.h"
+#include "ddpm/base/progress.h"
+#include "ddpm/base/runtime.h"
+#include "ddpm/cli/commands.h"
+#include "ddpm/cli/config_loading.h"
+#include "ddpm/distributed/distributed.h"
+#include "ddpm/distributed/launcher.h"
+#include "ddpm/io/checkpoint.h"
+#include "ddpm/training/trainer.h"
 
 namespace ddpm {
 namespace {

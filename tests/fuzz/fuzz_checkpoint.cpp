@@ -7,11 +7,11 @@
 #include <cstring>
 #include <vector>
 
-#include "ddpm/checkpoint.h"
-#include "ddpm/crc.h"
-#include "ddpm/error.h"
-#include "ddpm/image_io.h"
-#include "ddpm/unet.h"
+#include "ddpm/base/crc.h"
+#include "ddpm/base/error.h"
+#include "ddpm/data/image_io.h"
+#include "ddpm/io/checkpoint.h"
+#include "ddpm/model/unet.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint8_t> bytes(data, data + size);

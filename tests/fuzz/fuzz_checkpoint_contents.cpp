@@ -13,11 +13,11 @@
 #include <string>
 #include <vector>
 
-#include "ddpm/checkpoint.h"
-#include "ddpm/crc.h"
-#include "ddpm/error.h"
-#include "ddpm/image_io.h"
-#include "ddpm/unet.h"
+#include "ddpm/base/crc.h"
+#include "ddpm/base/error.h"
+#include "ddpm/data/image_io.h"
+#include "ddpm/io/checkpoint.h"
+#include "ddpm/model/unet.h"
 
 namespace {
 

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "ddpm/cli.h"
-#include "ddpm/error.h"
+#include "ddpm/base/error.h"
+#include "ddpm/cli/cli.h"
 
 namespace {
 

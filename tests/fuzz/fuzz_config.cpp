@@ -1,10 +1,10 @@
 // libFuzzer target: the JSON config reader and validator must turn any bytes into a Config or a
-// ddpm::Error, never a crash. Built by scripts/fuzz.sh (clang, -DDDPM_FUZZ=ON).
+// ddpm::Error, never a crash. Built by scripts/dev/fuzz.sh (clang, -DDDPM_FUZZ=ON).
 #include <cstdint>
 #include <string>
 
-#include "ddpm/config.h"
-#include "ddpm/error.h"
+#include "ddpm/base/error.h"
+#include "ddpm/config/config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

@@ -3,9 +3,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "ddpm/emoji_groups.h"
-#include "ddpm/error.h"
-#include "ddpm/font_tables.h"
+#include "ddpm/base/error.h"
+#include "ddpm/data/builtin/emoji_groups.h"
+#include "ddpm/data/builtin/font_tables.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const ddpm::EmojiGroups groups = ddpm::parse_emoji_test(

@@ -2,8 +2,8 @@
 // resize/crop the data loader applies, on arbitrary bytes.
 #include <cstdint>
 
-#include "ddpm/error.h"
-#include "ddpm/image_io.h"
+#include "ddpm/base/error.h"
+#include "ddpm/data/image_io.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
