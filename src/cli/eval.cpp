@@ -11,8 +11,10 @@
 #include "ddpm/cli/commands.h"
 #include "ddpm/data/image_folder.h"
 #include "ddpm/evaluation/evaluation.h"
+#include "ddpm/inference/generation.h"
 #include "ddpm/inference/inference.h"
 #include "ddpm/io/checkpoint.h"
+#include "ddpm/sampling/samplers.h"
 
 namespace ddpm {
 
@@ -41,9 +43,11 @@ void add_eval_options(cxxopts::Options& options) {
       cxxopts::value<int64_t>()->default_value("299"))(
       "num", "FID: number of generated samples (also --n)",
       cxxopts::value<int64_t>()->default_value("10000"))(
-      "sampler", "FID: ddpm, ddim, dpmpp2m or heun",
-      cxxopts::value<std::string>()->default_value("ddim"))(
-      "steps", "FID: ddim/dpmpp2m steps", cxxopts::value<int64_t>()->default_value("100"))(
+      "sampler",
+      "FID and classifier: ddpm, ddim, dpmpp2m or heun (default: the config's, as ddpm sample)",
+      cxxopts::value<std::string>())("steps",
+                                     "FID and classifier: sampler steps (default: the config's)",
+                                     cxxopts::value<int64_t>())(
       "classifier",
       "TorchScript classifier of the data set (scripts/quality/fashion_classifier.py): classifier "
       "FID against --data with its real-vs-real floor, class accuracy of per-class samples, mean "
@@ -92,10 +96,19 @@ Config eval_config(const cxxopts::ParseResult& args, const Checkpoint& ckpt, con
   Config config = ckpt.meta().config;
   runtime_flags_to_config(args, config);
   config.sample.batch = args["batch"].as<int64_t>();
+  if (args.count("sampler")) {
+    config.sample.sampler =
+        parse_choice<Sampler>(args["sampler"].as<std::string>(), "--sampler: sample.sampler");
+  }
+  if (args.count("steps")) {
+    config.sample.steps = flag_in_range<int64_t>(args, "steps", 1, config.diffusion.timesteps);
+  }
   if (args.count("guidance")) config.sample.guidance = args["guidance"].as<double>();
   guidance_interval_flag(args, config);
   auto flags = kRuntimeFlags;
   flags.insert(flags.end(), {{"--batch", "sample.batch"},
+                             {"--sampler", "sample.sampler"},
+                             {"--steps", "sample.steps"},
                              {"--guidance", "sample.guidance"},
                              {"--guidance-interval", "sample.guidance_interval"}});
   validate_flags(config, flags);
@@ -176,13 +189,10 @@ std::function<void(int64_t, int64_t, int64_t, int64_t)> batch_counter(int64_t ba
 void fid_section(EvalContext& c) {
   FeatureNetwork network(c.args["features"].as<std::string>(), c.device,
                          c.args["features-size"].as<int64_t>());
-  GenerateOptions g;
-  g.n = c.args["num"].as<int64_t>();
-  g.batch = c.config.sample.batch;
-  g.seed = c.args["seed"].as<uint64_t>();
-  g.sampler.sampler = parse_choice<Sampler>(c.args["sampler"].as<std::string>(), "--sampler");
-  g.sampler.steps = flag_in_range<int64_t>(c.args, "steps", 1, c.m.diffusion.timesteps());
+  GenerateOptions g =
+      every_class_options(c.config, c.args["num"].as<int64_t>(), c.args["seed"].as<uint64_t>());
   g.progress = batch_counter(g.batch);
+  const int64_t steps = sampler_steps(g.sampler, c.m.diffusion.timesteps());
   const std::string ref = c.args.count("ref-stats") ? c.args["ref-stats"].as<std::string>() : "";
   const FidReport f =
       evaluate_fid(c.m.model, c.m.diffusion, network, c.data, c.n, g, ref, std::cerr);
@@ -190,14 +200,14 @@ void fid_section(EvalContext& c) {
                      {"kid", f.kid},
                      {"samples", g.n},
                      {"sampler", choice_name(g.sampler.sampler)},
-                     {"steps", g.sampler.steps},
+                     {"steps", steps},
                      {"features", c.args["features"].as<std::string>()},
                      {"feature_dim", f.feature_dim},
                      {"reference_images", f.reference_images},
                      {"kid_subset_size", f.kid_subset_size}};
   c.table << "FID         " << f.fid << " (" << g.n << " samples, "
-          << choice_name(g.sampler.sampler) << " " << g.sampler.steps << " steps, vs "
-          << f.reference_images << " reference images)\n"
+          << choice_name(g.sampler.sampler) << " " << steps << " steps, vs " << f.reference_images
+          << " reference images)\n"
           << "KID         " << f.kid << "\n";
 }
 
@@ -236,22 +246,8 @@ void report_classifier_record(EvalContext& c, const Classifier& classifier) {
 // config's guidance) scored by a classifier of the data set against the --data folder.
 void classifier_section(EvalContext& c) {
   Classifier classifier(c.args["classifier"].as<std::string>(), c.device);
-  GenerateOptions g;
-  g.batch = c.config.sample.batch;
-  g.seed = c.args["seed"].as<uint64_t>();
-  g.sampler = sampler_options(c.config.sample);
-  if (c.args.count("sampler")) {
-    g.sampler.sampler = parse_choice<Sampler>(c.args["sampler"].as<std::string>(), "--sampler");
-  }
-  if (c.args.count("steps")) g.sampler.steps = c.args["steps"].as<int64_t>();
-  const int64_t classes = c.config.model.num_classes;
-  const int64_t wanted = c.args["num"].as<int64_t>();
-  g.n = wanted;
-  if (classes > 0) {
-    draw_per_class(g, std::max<int64_t>(1, wanted / classes), classes);
-    g.guidance = c.config.sample.guidance;
-    g.guidance_interval = c.config.sample.guidance_interval;
-  }
+  const GenerateOptions g =
+      every_class_options(c.config, c.args["num"].as<int64_t>(), c.args["seed"].as<uint64_t>());
   std::cerr << "classifier: sampling " << g.n << " images (" << choice_name(g.sampler.sampler)
             << ")\n";
   const auto s = evaluate_classifier(c.m.model, c.m.diffusion, classifier, c.data, g);

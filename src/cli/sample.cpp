@@ -16,6 +16,7 @@
 #include "ddpm/cli/commands.h"
 #include "ddpm/data/image_io.h"
 #include "ddpm/inference/generate.h"
+#include "ddpm/inference/generation.h"
 #include "ddpm/inference/inference.h"
 #include "ddpm/io/checkpoint.h"
 
@@ -89,16 +90,16 @@ void add_sample_options(cxxopts::Options& options) {
       cxxopts::value<std::string>())(
       "steps",
       "ddim/dpmpp2m: network evaluations; heun: noise levels, 2 steps - 1 evaluations "
-      "(default: the config's, or 50 ddim / 20 dpmpp2m / 18 heun)",
+      "(default: the config's, or " +
+          default_steps_text() + ")",
       cxxopts::value<int64_t>())("eta", "ddim: noise scale (0 = deterministic)",
                                  cxxopts::value<double>())(
       "churn", "heun: S_churn, fresh noise per step (0 = deterministic)", cxxopts::value<double>())(
       "spacing",
-      "ddim/dpmpp2m timesteps: uniform, quadratic or logsnr (default: ddim uniform, "
-      "dpmpp2m logsnr)",
-      cxxopts::value<std::string>()->default_value(""))(
-      "seed", "image i starts from noise seeded with seed + i",
-      cxxopts::value<uint64_t>()->default_value("0"))(
+      "ddim/dpmpp2m timesteps: auto, uniform, quadratic or logsnr (default: the config's; auto: "
+      "ddim uniform, dpmpp2m logsnr)",
+      cxxopts::value<std::string>())("seed", "image i starts from noise seeded with seed + i",
+                                     cxxopts::value<uint64_t>()->default_value("0"))(
       "batch", "images per forward pass (memory only: never changes the pictures)",
       cxxopts::value<int64_t>())("class", "class name or index (class-conditional models)",
                                  cxxopts::value<std::string>())(
@@ -122,6 +123,10 @@ Config sample_config(const cxxopts::ParseResult& args, const CheckpointMeta& met
         parse_choice<Sampler>(args["sampler"].as<std::string>(), "--sampler: sample.sampler");
   }
   if (args.count("steps")) config.sample.steps = args["steps"].as<int64_t>();
+  if (args.count("spacing")) {
+    config.sample.spacing =
+        parse_choice<Spacing>(args["spacing"].as<std::string>(), "--spacing: sample.spacing");
+  }
   if (args.count("eta")) config.sample.eta = args["eta"].as<double>();
   if (args.count("churn")) config.sample.churn = args["churn"].as<double>();
   if (args.count("batch")) config.sample.batch = args["batch"].as<int64_t>();
@@ -132,6 +137,7 @@ Config sample_config(const cxxopts::ParseResult& args, const CheckpointMeta& met
   auto flags = kRuntimeFlags;
   flags.insert(flags.end(), {{"--sampler", "sample.sampler"},
                              {"--steps", "sample.steps"},
+                             {"--spacing", "sample.spacing"},
                              {"--eta", "sample.eta"},
                              {"--churn", "sample.churn"},
                              {"--batch", "sample.batch"},
@@ -145,15 +151,10 @@ Config sample_config(const cxxopts::ParseResult& args, const CheckpointMeta& met
 // What to draw: count, seeds, sampler, classes and guidance.
 GenerateOptions generate_options(const cxxopts::ParseResult& args, const Config& config,
                                  const CheckpointMeta& meta) {
-  GenerateOptions g;
-  g.n = flag_in_range<int64_t>(args, "num", 1, kMaxSampleImages);
-  g.seed = args["seed"].as<uint64_t>();
+  GenerateOptions g =
+      generation_options(config, flag_in_range<int64_t>(args, "num", 1, kMaxSampleImages),
+                         args["seed"].as<uint64_t>());
   g.bf16 = args.count("bf16") > 0;
-  g.batch = config.sample.batch;
-  g.sampler = sampler_options(config.sample);
-  g.sampler.spacing = parse_choice<Spacing>(args["spacing"].as<std::string>(), "--spacing");
-  g.guidance = config.sample.guidance;
-  g.guidance_interval = config.sample.guidance_interval;
   const int64_t classes = config.model.num_classes;
   if (args.count("guidance") && classes == 0) {
     throw Error(

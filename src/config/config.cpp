@@ -99,6 +99,7 @@ template <class C, class F, Is<C, SampleConfig> = 0>
 void visit_fields(C& c, F&& f) {
   f("sampler", c.sampler);
   f("steps", c.steps);
+  f("spacing", c.spacing);
   f("eta", c.eta);
   f("churn", c.churn);
   f("clip_denoised", c.clip_denoised);

@@ -47,6 +47,13 @@ ScheduleTable make_schedule_table(const std::vector<double>& betas_in) {
   s.sqrt_one_minus_alphas_cumprod = torch::sqrt(1.0 - s.alphas_cumprod);
   s.sqrt_recip_alphas_cumprod = torch::rsqrt(s.alphas_cumprod);
   s.sqrt_recipm1_alphas_cumprod = torch::sqrt(1.0 / s.alphas_cumprod - 1.0);
+  s.sigmas = torch::sqrt((1.0 - s.alphas_cumprod) / s.alphas_cumprod);
+  // With the C library's log, element by element: the samplers' steps in λ are defined on it.
+  s.lambdas = torch::empty({T}, f64);
+  const double* alpha = s.sqrt_alphas_cumprod.data_ptr<double>();
+  const double* sigma = s.sqrt_one_minus_alphas_cumprod.data_ptr<double>();
+  double* lambda = s.lambdas.data_ptr<double>();
+  for (int64_t t = 0; t < T; ++t) lambda[t] = std::log(alpha[t] / sigma[t]);
   // Ho et al. 2020, eq. 7.
   s.posterior_variance = s.betas * (1.0 - s.alphas_cumprod_prev) / (1.0 - s.alphas_cumprod);
   // β̃_0 = 0; the log is clipped by using β̃_1 there, as in the original implementation.
@@ -72,6 +79,8 @@ ScheduleTable ScheduleTable::to(torch::Device device, torch::ScalarType dtype) c
           cast(sqrt_one_minus_alphas_cumprod),
           cast(sqrt_recip_alphas_cumprod),
           cast(sqrt_recipm1_alphas_cumprod),
+          cast(sigmas),
+          cast(lambdas),
           cast(posterior_variance),
           cast(posterior_log_variance_clipped),
           cast(posterior_mean_coef1),

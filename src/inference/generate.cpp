@@ -7,6 +7,7 @@
 
 #include "ddpm/base/compat.h"
 #include "ddpm/base/error.h"
+#include "ddpm/sampling/guidance.h"
 
 namespace ddpm {
 

@@ -25,6 +25,7 @@
 #include "ddpm/evaluation/classifier.h"
 #include "ddpm/evaluation/evaluation.h"
 #include "ddpm/inference/generate.h"
+#include "ddpm/inference/generation.h"
 #include "ddpm/io/tensorboard.h"
 #include "ddpm/training/run_folder.h"
 #include "ddpm/training/train_state.h"
@@ -402,18 +403,7 @@ void Trainer::save(bool snapshot) {
 // The EMA's samples as `ddpm sample` draws them by default (class-conditional models: n / classes
 // of every class, with the configured guidance), from seed 0.
 GenerateOptions Trainer::preview_options(int64_t n) const {
-  GenerateOptions g;
-  g.n = n;
-  g.batch = config_.sample.batch;
-  g.seed = 0;
-  g.sampler = sampler_options(config_.sample);
-  const int64_t classes = config_.model.num_classes;
-  if (classes > 0) {
-    draw_per_class(g, std::max<int64_t>(1, n / classes), classes);
-    g.guidance = config_.sample.guidance;
-    g.guidance_interval = config_.sample.guidance_interval;
-  }
-  return g;
+  return every_class_options(config_, n, 0);
 }
 
 void Trainer::preview() {

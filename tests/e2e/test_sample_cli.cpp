@@ -101,6 +101,28 @@ TEST_F(SampleTest, SameSeedGivesIdenticalPngsWhateverTheBatch) {
   }
 }
 
+// sample.spacing is a config key like steps and eta: a run trained with it samples (and previews)
+// with it unless --spacing says otherwise.
+TEST_F(SampleTest, TheConfigsSpacingIsWhatSampleUses) {
+  auto r = run_ddpm(test::tiny_train_args(
+      dir_ / "spaced", dir_ / "emoji",
+      "--set train.steps=20 --set train.batch_size=4 --set sample.sampler=ddim "
+      "--set sample.steps=6 --set sample.spacing=quadratic --set sample.clip_denoised=false"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto draw = [&](const std::string& flags, const std::string& name) {
+    auto s = run_ddpm("sample --threads 1 --n 4 --seed 2 --ckpt '" + (dir_ / "spaced/last.pt") +
+                      "' --out '" + (dir_ / name) + "' " + flags);
+    EXPECT_EQ(s.exit_code, 0) << s.err;
+    return decode_image_file(dir_ / name).pixels;
+  };
+  const auto by_config = draw("", "config.png");
+  EXPECT_EQ(by_config, draw("--spacing quadratic", "quadratic.png"));
+  EXPECT_NE(by_config, draw("--spacing uniform", "uniform.png"));
+  test::expect_one_line_error(run_ddpm(sample("--spacing cubic")),
+                              "--spacing: sample.spacing: unknown value \"cubic\"",
+                              "a bad spacing");
+}
+
 // bf16 end to end on the CPU: a run trained under train.precision=bf16, sampled with --bf16.
 TEST_F(SampleTest, Bf16TrainingAndSamplingRun) {
   auto r = run_ddpm(test::tiny_train_args(dir_ / "bf16run", dir_ / "emoji",

@@ -39,8 +39,10 @@ DDPM_CHOICES(LrSchedule, {LrSchedule::constant, "constant"}, {LrSchedule::linear
 DDPM_CHOICES(Precision, {Precision::fp32, "fp32"}, {Precision::bf16, "bf16"});
 DDPM_CHOICES(Sampler, {Sampler::ddpm, "ddpm"}, {Sampler::ddim, "ddim"},
              {Sampler::dpmpp2m, "dpmpp2m"}, {Sampler::heun, "heun"});
-DDPM_CHOICES(Spacing, {Spacing::automatic, ""}, {Spacing::uniform, "uniform"},
-             {Spacing::quadratic, "quadratic"}, {Spacing::logsnr, "logsnr"});
+// "" is read as auto, as the --spacing flag's default was spelled before sample.spacing existed.
+DDPM_CHOICES(Spacing, {Spacing::automatic, "auto"}, {Spacing::uniform, "uniform"},
+             {Spacing::quadratic, "quadratic"}, {Spacing::logsnr, "logsnr"},
+             {Spacing::automatic, ""});
 #undef DDPM_CHOICES
 
 // The name of a choice, as configs and reports spell it.

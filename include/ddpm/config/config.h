@@ -93,7 +93,9 @@ struct TrainConfig {
 
 struct SampleConfig {
   Sampler sampler = Sampler::ddpm;
-  int64_t steps = 0;  // 0: all diffusion timesteps (ddpm) / 50 (ddim)
+  int64_t steps = 0;  // 0: the sampler's default (sampling/plan.h: kSamplerDefaults)
+  // ddim, dpmpp2m: uniform, quadratic or logsnr timesteps; auto: the sampler's default.
+  Spacing spacing = Spacing::automatic;
   double eta = 0.0;
   double churn = 0.0;  // heun: S_churn
   bool clip_denoised = true;

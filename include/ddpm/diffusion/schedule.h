@@ -26,6 +26,11 @@ struct ScheduleTable {
   torch::Tensor sqrt_one_minus_alphas_cumprod;  // √(1 − ᾱ_t)
   torch::Tensor sqrt_recip_alphas_cumprod;      // 1/√ᾱ_t
   torch::Tensor sqrt_recipm1_alphas_cumprod;    // √(1/ᾱ_t − 1)
+  // σ_t = √((1 − ᾱ_t)/ᾱ_t): the noise level of x_t/√ᾱ_t, in which the few-step samplers, EDM's
+  // σ_max and the guidance interval are expressed. Equal to sqrt_recipm1_alphas_cumprod but for
+  // rounding; the samplers' outputs are defined on this form.
+  torch::Tensor sigmas;
+  torch::Tensor lambdas;  // λ_t = log(√ᾱ_t / √(1 − ᾱ_t)): half the log-SNR, DPM-Solver's variable
   torch::Tensor posterior_variance;  // β̃_t = (1 − ᾱ_{t−1})/(1 − ᾱ_t) · β_t
   torch::Tensor posterior_log_variance_clipped;  // log β̃_t with β̃_0 replaced by β̃_1
   torch::Tensor posterior_mean_coef1;  // β_t √ᾱ_{t−1} / (1 − ᾱ_t)      (multiplies x0)

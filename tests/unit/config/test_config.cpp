@@ -3,6 +3,7 @@
 
 #include "ddpm/base/error.h"
 #include "ddpm/config/config.h"
+#include "ddpm/sampling/samplers.h"
 #include "test_util.h"
 
 namespace ddpm {
@@ -143,8 +144,16 @@ TEST(Config, ChoicesAreParsedAtTheBoundaryThroughTheirNameTable) {
   auto json = config_to_json(c);
   EXPECT_EQ(json["diffusion"]["variance"], "fixed_large");
   EXPECT_EQ(json["sample"]["sampler"], "dpmpp2m");
-  EXPECT_EQ(choice_list<Spacing>(), "uniform | quadratic | logsnr");
-  EXPECT_EQ(parse_choice<Spacing>("", "--spacing"), Spacing::automatic);
+  EXPECT_EQ(choice_list<Spacing>(), "auto | uniform | quadratic | logsnr");
+  EXPECT_EQ(parse_choice<Spacing>("auto", "--spacing"), Spacing::automatic);
+  EXPECT_EQ(parse_choice<Spacing>("", "--spacing"), Spacing::automatic);  // the old flag default
+  EXPECT_EQ(json["sample"]["spacing"], "auto");
+  // sample.spacing is a config key like steps and eta: set, written back, read into the sampler.
+  Config spaced;
+  apply_override(spaced, "sample.spacing=quadratic");
+  EXPECT_EQ(spaced.sample.spacing, Spacing::quadratic);
+  EXPECT_EQ(config_to_json(spaced)["sample"]["spacing"], "quadratic");
+  EXPECT_EQ(sampler_options(spaced.sample).spacing, Spacing::quadratic);
 }
 
 // Found by fuzz_config: num_groups = 0 reached a modulo before its own check (division by zero),

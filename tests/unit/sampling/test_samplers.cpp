@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "ddpm/sampling/guidance.h"
 #include "ddpm/sampling/samplers.h"
 #include "oracle.h"
 
@@ -14,6 +15,19 @@ using test::kImages;
 using test::kN;
 using test::kSide;
 using test::make_noise;
+
+// Options for one sampler: steps, clipping, η, spacing and churn.
+SamplerOptions with_options(Sampler sampler, int64_t steps, bool clip, double eta = 0.0,
+                            Spacing spacing = Spacing::automatic, double churn = 0.0) {
+  SamplerOptions o;
+  o.sampler = sampler;
+  o.steps = steps;
+  o.clip_denoised = clip;
+  o.eta = eta;
+  o.spacing = spacing;
+  o.churn = churn;
+  return o;
+}
 
 DiffusionConfig linear_config() { return DiffusionConfig{}; }  // T = 1000, β 1e-4 → 0.02
 
@@ -51,7 +65,8 @@ void expect_gaussian(const torch::Tensor& samples, double mu, double s) {
 TEST(Samplers, AncestralDdpmWithTheGaussianOracleReproducesTheData) {
   GaussianDiffusion d(linear_config());
   auto noise = make_noise(1);
-  auto x = sample_ddpm(d, gaussian_oracle(d, 0.3, 0.2), noise, /*clip=*/false);
+  auto x = run_sampler(d, gaussian_oracle(d, 0.3, 0.2), noise,
+                       with_options(Sampler::ddpm, 0, /*clip=*/false));
   expect_gaussian(x, 0.3, 0.2);
 }
 
@@ -60,7 +75,8 @@ TEST(Samplers, AncestralDdpmWithLargeVarianceAlsoReproducesTheData) {
   c.variance = Variance::fixed_large;
   GaussianDiffusion d(c);
   auto noise = make_noise(2);
-  auto x = sample_ddpm(d, gaussian_oracle(d, -0.2, 0.3), noise, false);
+  auto x =
+      run_sampler(d, gaussian_oracle(d, -0.2, 0.3), noise, with_options(Sampler::ddpm, 0, false));
   // β_t > β̃_t adds a little extra variance at the end; the original DDPM accepts this bias.
   EXPECT_NEAR(x.mean().item<double>(), -0.2, 5 * 0.3 / std::sqrt(kN) + 0.005);
   EXPECT_NEAR(x.std().item<double>(), 0.3, 0.03);
@@ -85,8 +101,9 @@ TEST(Samplers, Ddim50StepsWithTheGaussianOracleReproducesTheData) {
   const double mu = 0.3, s = 0.2;
   for (const char* spacing : {"uniform", "quadratic"}) {
     auto noise = make_noise(3);
-    auto x = sample_ddim(d, gaussian_oracle(d, mu, s), noise, 50, 0.0,
-                         parse_choice<Spacing>(spacing, "spacing"), false);
+    auto x = run_sampler(
+        d, gaussian_oracle(d, mu, s), noise,
+        with_options(Sampler::ddim, 50, false, 0.0, parse_choice<Spacing>(spacing, "spacing")));
     const double expected_sd =
         ddim_expected_sd(d, ddim_timesteps(1000, 50, parse_choice<Spacing>(spacing, "spacing")), s);
     // The exact DDIM prediction, within five standard errors of the sample statistics.
@@ -97,7 +114,8 @@ TEST(Samplers, Ddim50StepsWithTheGaussianOracleReproducesTheData) {
   }
   // With all 1000 steps DDIM is the probability-flow ODE solved finely: s within 1%.
   auto noise = make_noise(3);
-  auto x = sample_ddim(d, gaussian_oracle(d, mu, s), noise, 1000, 0.0, Spacing::uniform, false);
+  auto x = run_sampler(d, gaussian_oracle(d, mu, s), noise,
+                       with_options(Sampler::ddim, 1000, false, 0.0, Spacing::uniform));
   expect_gaussian(x, mu, s);
 }
 
@@ -110,10 +128,13 @@ double max_error_to_exact_flow(const GaussianDiffusion& d, const std::string& sa
   auto x_T = make_noise(5).next();
   auto x =
       sampler == "ddim"
-          ? sample_ddim(d, gaussian_oracle(d, mu, s), noise, steps, 0.0, Spacing::uniform, false)
+          ? run_sampler(d, gaussian_oracle(d, mu, s), noise,
+                        with_options(Sampler::ddim, steps, false, 0.0, Spacing::uniform))
       : sampler == "heun"
-          ? sample_heun(d, gaussian_oracle(d, mu, s), noise, steps, 0.0, false)
-          : sample_dpmpp_2m(d, gaussian_oracle(d, mu, s), noise, steps, Spacing::logsnr, false);
+          ? run_sampler(d, gaussian_oracle(d, mu, s), noise,
+                        with_options(Sampler::heun, steps, false, 0.0, Spacing::automatic, 0.0))
+          : run_sampler(d, gaussian_oracle(d, mu, s), noise,
+                        with_options(Sampler::dpmpp2m, steps, false, 0.0, Spacing::logsnr));
   // The deterministic samplers treat x_T as a draw at their first timestep (σ ≤ 80).
   const double ab = d.table64().alphas_cumprod[deterministic_start(d)].item<double>();
   auto exact = mu + s * (x_T - std::sqrt(ab) * mu) / std::sqrt(ab * s * s + 1 - ab);
@@ -137,7 +158,8 @@ TEST(Samplers, DpmSolverPlusPlus2MFollowsTheExactFlowWithFewSteps) {
   EXPECT_LT(e20, ddim100);
   // And the samples have the data's distribution.
   auto noise = make_noise(6);
-  auto x = sample_dpmpp_2m(d, gaussian_oracle(d, mu, s), noise, 20, Spacing::logsnr, false);
+  auto x = run_sampler(d, gaussian_oracle(d, mu, s), noise,
+                       with_options(Sampler::dpmpp2m, 20, false, 0.0, Spacing::logsnr));
   expect_gaussian(x, mu, s);
 }
 
@@ -154,7 +176,8 @@ TEST(Samplers, HeunFollowsTheExactFlowWithSecondOrderConvergence) {
   EXPECT_LT(h36, h18 / 3.0) << h36 << " vs " << h18;  // (36/18)² = 4
   EXPECT_LT(h36, 0.015);
   auto noise = make_noise(7);
-  auto x = sample_heun(d, gaussian_oracle(d, mu, s), noise, 36, 0.0, false);
+  auto x = run_sampler(d, gaussian_oracle(d, mu, s), noise,
+                       with_options(Sampler::heun, 36, false, 0.0, Spacing::automatic, 0.0));
   EXPECT_NEAR(x.mean().item<double>(), mu, 5 * s / std::sqrt(kN) + 0.002);
   EXPECT_NEAR(x.std().item<double>(), s, 0.02 * s + 5 * s / std::sqrt(2 * kN));
 }
@@ -182,12 +205,15 @@ TEST(Samplers, KarrasTimestepsSpanTheCappedRange) {
 TEST(Samplers, HeunWithChurnReproducesTheData) {
   GaussianDiffusion d(linear_config());
   auto noise = make_noise(8);
-  auto x = sample_heun(d, gaussian_oracle(d, -0.1, 0.25), noise, 80, 40.0, false);
+  auto x = run_sampler(d, gaussian_oracle(d, -0.1, 0.25), noise,
+                       with_options(Sampler::heun, 80, false, 0.0, Spacing::automatic, 40.0));
   EXPECT_NEAR(x.mean().item<double>(), -0.1, 5 * 0.25 / std::sqrt(kN) + 0.002);
   EXPECT_NEAR(x.std().item<double>(), 0.25, 0.02 * 0.25 + 5 * 0.25 / std::sqrt(2 * kN));
   // The churn really adds noise: the images differ from the deterministic sampler's.
   auto again = make_noise(8);
-  auto deterministic = sample_heun(d, gaussian_oracle(d, -0.1, 0.25), again, 80, 0.0, false);
+  auto deterministic =
+      run_sampler(d, gaussian_oracle(d, -0.1, 0.25), again,
+                  with_options(Sampler::heun, 80, false, 0.0, Spacing::automatic, 0.0));
   EXPECT_GT((x - deterministic).abs().mean().item<double>(), 0.05);
 }
 
@@ -293,8 +319,8 @@ class GuidanceTest : public ::testing::Test {
   torch::Tensor sample_class1(double w, uint64_t seed, torch::Tensor guided = {}) {
     auto labels = torch::ones({kImages}, torch::kLong);
     auto noise = make_noise(seed);
-    return sample_ddim(d_, classifier_free_guidance(model(), labels, 2, w, guided), noise, 50, 0.0,
-                       Spacing::uniform, false);
+    return run_sampler(d_, classifier_free_guidance(model(), labels, 2, w, guided), noise,
+                       with_options(Sampler::ddim, 50, false, 0.0, Spacing::uniform));
   }
   GaussianDiffusion d_;
   int64_t images_evaluated_ = 0;
@@ -303,8 +329,8 @@ class GuidanceTest : public ::testing::Test {
 TEST_F(GuidanceTest, ZeroGuidanceIsTheConditionalSampler) {
   auto guided = sample_class1(0.0, 9);
   auto noise = make_noise(9);
-  auto plain =
-      sample_ddim(d_, gaussian_oracle(d_, 0.5, 0.2), noise, 50, 0.0, Spacing::uniform, false);
+  auto plain = run_sampler(d_, gaussian_oracle(d_, 0.5, 0.2), noise,
+                           with_options(Sampler::ddim, 50, false, 0.0, Spacing::uniform));
   EXPECT_TRUE(torch::allclose(guided, plain, 1e-4, 1e-4));
   EXPECT_NEAR(guided.mean().item<double>(), 0.5, 5 * 0.2 / std::sqrt(kN) + 1e-3);
 }
@@ -375,6 +401,60 @@ TEST_F(GuidanceTest, AnIntervalOverEveryNoiseLevelIsPlainGuidanceAndOneOverNoneI
       sample_class1(2.0, 13, guidance_timesteps(d_, 0.28, 5.42)).mean().item<double>();
   EXPECT_GT(m_interval, m0 + 0.01);
   EXPECT_LT(m_interval, plain.mean().item<double>() - 0.01);
+}
+
+}  // namespace
+}  // namespace ddpm
+
+namespace ddpm {
+namespace {
+
+// The plan reads every noise level from the schedule table: ᾱ as built, σ = √((1 − ᾱ)/ᾱ) and
+// λ = ½ log(ᾱ/(1 − ᾱ)) against their closed forms, in the order each sampler visits them, and the
+// step counts of the defaults table.
+TEST(SamplingPlan, EachSamplerVisitsItsTimestepsWithTheirNoiseLevels) {
+  DiffusionConfig c;
+  c.schedule = Schedule::cosine;
+  GaussianDiffusion d(c);
+  const int64_t T = d.timesteps();
+  std::vector<double> expected_alpha_bar;  // ᾱ_t = Π_{s ≤ t} (1 − β_s), from the betas alone
+  for (double beta : make_betas(c)) {
+    expected_alpha_bar.push_back((expected_alpha_bar.empty() ? 1.0 : expected_alpha_bar.back()) *
+                                 (1.0 - beta));
+  }
+  for (Sampler sampler : {Sampler::ddpm, Sampler::ddim, Sampler::dpmpp2m, Sampler::heun}) {
+    SamplerOptions o;
+    o.sampler = sampler;
+    const SamplingPlan plan = make_plan(d, o);
+    SCOPED_TRACE(choice_name(sampler));
+    const int64_t expected = sampler == Sampler::ddpm ? T : sampler_defaults(sampler).steps;
+    EXPECT_LE(plan.size(), expected);
+    EXPECT_GE(plan.size(), expected - 2);  // snapping to timesteps may merge a level or two
+    EXPECT_EQ(plan.timesteps.back(), 0);
+    EXPECT_EQ(plan.timesteps.front(), sampler == Sampler::ddpm ? T - 1 : deterministic_start(d));
+    for (int64_t i = 0; i < plan.size(); ++i) {
+      if (i > 0) EXPECT_LT(plan.timesteps[i], plan.timesteps[i - 1]);
+      const int64_t t = plan.timesteps[i];
+      const double ab = expected_alpha_bar[t];
+      EXPECT_NEAR(plan.alpha_bar[i], ab, 1e-12 * std::max(ab, 1e-3));
+      EXPECT_NEAR(plan.sigma[i], std::sqrt((1 - ab) / ab), 1e-9 * std::sqrt((1 - ab) / ab));
+      EXPECT_NEAR(plan.lambda[i], 0.5 * std::log(ab / (1 - ab)), 1e-9);
+    }
+  }
+  EXPECT_EQ(default_steps_text(), "50 ddim / 20 dpmpp2m / 18 heun");
+}
+
+// Every sampler is reached through one signature, and run_sampler is that function over make_plan.
+TEST(SamplingPlan, RunSamplerIsTheSamplerOverItsPlan) {
+  GaussianDiffusion d(linear_config());
+  for (Sampler sampler : {Sampler::ddpm, Sampler::ddim, Sampler::dpmpp2m, Sampler::heun}) {
+    SamplerOptions o = with_options(sampler, 8, true, 0.5, Spacing::automatic, 1.0);
+    auto a = make_noise(6), b = make_noise(6);
+    const auto via_run = run_sampler(d, gaussian_oracle(d, 0.1, 0.3), a, o);
+    const auto direct =
+        sampler_function(sampler)(d, gaussian_oracle(d, 0.1, 0.3), make_plan(d, o), b, o);
+    EXPECT_TRUE(torch::equal(via_run, direct)) << choice_name(sampler);
+  }
 }
 
 }  // namespace
