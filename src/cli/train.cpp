@@ -11,6 +11,7 @@
 #include "ddpm/distributed/launcher.h"
 #include "ddpm/io/checkpoint.h"
 #include "ddpm/training/trainer.h"
+#include "ddpm/training/worker_group.h"
 
 namespace ddpm {
 namespace {

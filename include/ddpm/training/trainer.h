@@ -31,8 +31,4 @@ struct TrainResult {
 
 TrainResult train(const Config& config, const TrainOptions& options, std::ostream& log);
 
-// Throws unless `workers` data-parallel workers can share `config`'s batches (train.batch_size, the
-// global micro-batch, must divide among them).
-void check_world_fits(const Config& config, int workers);
-
 }  // namespace ddpm
