@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Fashion-MNIST learning curve of QUALITY.md: for each snapshot of a configs/fashion.json run,
+# The Fashion-MNIST learning curve of docs/notebook/quality.md: for each snapshot of a configs/fashion.json run,
 # the classifier scores (`ddpm eval --classifier`, N samples against data/fashion/test) for every
 # sampler at its default steps, with the config's guidance and without; plus one per-class grid per
 # snapshot (the demo's sampler). Prints one markdown table row per setting.

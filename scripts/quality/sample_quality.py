@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Sample-quality numbers for QUALITY.md, from a folder of samples (`ddpm sample --individual DIR`)
+"""Sample-quality numbers for docs/notebook/quality.md, from a folder of samples (`ddpm sample --individual DIR`)
 and the training data's decoded cache (`<data>/.ddpm-cache-<size>-<channels>.bin`, written by
 `ddpm train`). Tooling only (Debian's python3-numpy and python3-pil); the product is C++.
 

@@ -227,7 +227,7 @@ void print_class_accuracy(EvalContext& c, const std::vector<double>& accuracy) {
 
 // How the classifier was trained, from the record scripts/*_classifier.py store in it, into the
 // table and the report. A module without one may be a Fashion-MNIST classifier from before the
-// demo stopped training with flips, whose scores are not the ones QUALITY.md reports.
+// demo stopped training with flips, whose scores are not the ones docs/results.md reports.
 void report_classifier_record(EvalContext& c, const Classifier& classifier) {
   const std::string& record = classifier.record();
   c.report["classifier"]["record"] =
@@ -239,7 +239,7 @@ void report_classifier_record(EvalContext& c, const Classifier& classifier) {
   std::cerr << "warning: classifier " << c.args["classifier"].as<std::string>()
             << " has no training record (scripts/*_classifier.py store one since 2026-11-24); "
                "a Fashion-MNIST one that old was trained with flips: rebuild it with "
-               "scripts/quality/fashion_classifier.py to score as QUALITY.md does\n";
+               "scripts/quality/fashion_classifier.py to score as docs/results.md does\n";
 }
 
 // --classifier: samples (for class-conditional models the same number of every class, with the

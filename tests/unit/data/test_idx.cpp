@@ -134,8 +134,9 @@ double share_facing_like_the_mean(const IdxArray& images, const IdxArray& labels
 
 // Every sandal, sneaker and ankle boot in Fashion-MNIST points its toe the same way, so a
 // horizontal flip draws a shoe that the test split never shows (in the classifier's feature space,
-// flipping half of the real test shoes alone triples the classifier FID; QUALITY.md). The garments
-// are near mirror-symmetric. The project's Fashion-MNIST configs therefore train without flips.
+// flipping half of the real test shoes alone triples the classifier FID; docs/notebook/quality.md).
+// The garments are near mirror-symmetric. The project's Fashion-MNIST configs therefore train
+// without flips.
 TEST(FashionMnist, FootwearPointsOneWaySoTheFashionConfigsDoNotFlip) {
   const std::string src = kFashionMnistDir;
   if (!std::filesystem::exists(src + "/t10k-images-idx3-ubyte.gz"))
