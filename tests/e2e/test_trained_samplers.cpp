@@ -52,7 +52,8 @@ class TrainedSamplers : public ::testing::Test {
     dir_ = new TempDir();
     write_templates(*dir_ / "data");
     // A v-prediction model, 1000 steps. (Min-SNR-5 weighting draws cleaner templates but, weighting
-    // the low-SNR steps that decide the proportions by SNR, learns them less reliably: docs/notebook/quality.md.)
+    // the low-SNR steps that decide the proportions by SNR, learns them less reliably:
+    // docs/notebook/quality.md.)
     auto result = test::run_ddpm(
         "train --config configs/tiny.json --set train.threads=1 --set train.run_dir='" +
         (*dir_ / "run") + "' --set data.path='" + (*dir_ / "data") +
