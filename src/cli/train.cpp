@@ -34,6 +34,12 @@ std::multiset<int64_t> nonfinite_injections() {
   return steps;
 }
 
+Weights init_weights_flag(const std::string& text) {
+  if (text == "ema") return Weights::ema;
+  if (text == "raw") return Weights::raw;
+  throw Error("--init-weights " + text + ": expected ema or raw");
+}
+
 // The worker's command line: this one without --nproc.
 std::vector<std::string> worker_argv(int argc, char** argv) {
   std::vector<std::string> out{"ddpm", "train"};
@@ -85,7 +91,12 @@ int command_train(int argc, char** argv) {
       cxxopts::value<std::string>()->implicit_value(""))(
       "nproc",
       "start N data-parallel workers on this machine (torchrun's environment is read without it)",
-      cxxopts::value<int>());
+      cxxopts::value<int>())(
+      "init",
+      "fine-tune: a new run whose model and EMA start from this checkpoint's weights (or a "
+      ".safetensors export's); step 0, a fresh optimizer, this config's data",
+      cxxopts::value<std::string>())("init-weights", "--init from a checkpoint: ema or raw",
+                                     cxxopts::value<std::string>()->default_value("ema"));
   ArgList args(argc, argv);
   args.join_optional_value("--resume");  // accept "--resume PATH" as well as "--resume=PATH"
   cxxopts::ParseResult parsed;
@@ -94,6 +105,12 @@ int command_train(int argc, char** argv) {
   TrainOptions train_options;
   train_options.resume = parsed.count("resume") > 0;
   if (train_options.resume) train_options.resume_from = parsed["resume"].as<std::string>();
+  if (parsed.count("init")) {
+    if (train_options.resume) throw Error("--init and --resume exclude each other");
+    if (!parsed.count("config")) throw Error("--init needs --config FILE (the new run's settings)");
+    train_options.init_from = parsed["init"].as<std::string>();
+    train_options.init_weights = init_weights_flag(parsed["init-weights"].as<std::string>());
+  }
   Config config;
   if (parsed.count("config")) {
     config = config_from_args(parsed);

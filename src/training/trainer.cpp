@@ -17,6 +17,7 @@
 #include "ddpm/evaluation/evaluation.h"
 #include "ddpm/inference/generate.h"
 #include "ddpm/inference/generation.h"
+#include "ddpm/training/init_weights.h"
 #include "ddpm/training/run_folder.h"
 #include "ddpm/training/run_log.h"
 #include "ddpm/training/train_state.h"
@@ -42,6 +43,7 @@ class Trainer {
   void share_weights();
   void load_data();
   void resume();
+  void initialise();
   void open_outputs();
   bool should_stop() const;
   void finish(bool stopped);
@@ -93,6 +95,7 @@ Trainer::Trainer(const Config& config, const TrainOptions& options, std::ostream
   group_.on_all("data loading", [&] { load_data(); });
   state_.meta.class_names = data_.class_names;
   if (options.resume) resume();
+  if (!options.init_from.empty()) initialise();
   share_weights();
   if (writer_) folder_->write_config(config);
   open_outputs();
@@ -143,6 +146,15 @@ void Trainer::resume() {
                 "; the folder lost images since the run saved, restore them or start a new run");
   }
   log_.line() << "resumed from " << path << " at step " << state_.meta.step << "\n";
+}
+
+// Fine-tuning: rank 0 reads the weights, and share_weights() then gives them to the others.
+void Trainer::initialise() {
+  group_.on_all("start-up (--init)", [&] {
+    if (!writer_) return;
+    const InitWeights init = read_init_weights(options_.init_from, options_.init_weights);
+    log_.line() << apply_init_weights(init, data_.class_names, state_.model, state_.shadow) << "\n";
+  });
 }
 
 // TensorBoard: one event file per process in the run folder; resumed runs add a file, and their

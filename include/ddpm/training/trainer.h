@@ -7,13 +7,17 @@
 
 #include "ddpm/config/config.h"
 #include "ddpm/distributed/distributed.h"
+#include "ddpm/inference/inference.h"
 
 namespace ddpm {
 
 struct TrainOptions {
   bool resume = false;
   std::string resume_from;  // empty: <run>/last.pt
-  bool terminal = false;    // `log` is a terminal: the progress line rewrites itself in place
+  // Fine-tuning: a new run whose model and EMA start from these weights (training/init_weights.h).
+  std::string init_from;
+  Weights init_weights = Weights::ema;
+  bool terminal = false;  // `log` is a terminal: the progress line rewrites itself in place
   // Fault injection for the reliability tests: each listed step's loss is made NaN once per
   // listing.
   std::multiset<int64_t> nonfinite_steps;
