@@ -176,6 +176,21 @@ TEST_F(DistributedTest, TwoWorkerResumeIsBitIdentical) {
   EXPECT_TRUE(identical(a.optimizer, b.optimizer));
 }
 
+// Fine-tuning with --nproc: rank 0 reads the --init weights and every worker starts from them, so
+// two workers train as one process does from the same weights (a worker left at its random
+// initialisation would pull the averaged gradients elsewhere).
+TEST_F(DistributedTest, FineTuningStartsEveryWorkerFromTheInitWeights) {
+  train("source", 4, 0);
+  const std::string init = " --set train.steps=4 --init '" + (dir_ / "source/last.pt") + "'";
+  auto one = run_ddpm(args("one", init));
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  auto two = run_ddpm(args("two", init + " --nproc 2"));
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  EXPECT_NE(two.err.find("initialised from"), std::string::npos) << two.err;
+  expect_same_training(load(dir_ / "one/last.pt"), load(dir_ / "two/last.pt"), 4);
+  expect_same_losses(dir_ / "one", dir_ / "two");
+}
+
 TEST_F(DistributedTest, RunsResumeWithAnotherWorkerCount) {
   train("reference", 8, 0);
   train("two_then_one", 4, 2);
