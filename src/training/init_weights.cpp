@@ -1,6 +1,6 @@
 #include "ddpm/training/init_weights.h"
 
-#include <sstream>
+#include <iterator>
 
 #include "ddpm/base/error.h"
 #include "ddpm/base/file_input.h"
@@ -18,12 +18,6 @@ bool ends_with(const std::string& text, const std::string& tail) {
 }
 
 bool is_class_embedding(const std::string& name) { return name.rfind(kClassEmbedding, 0) == 0; }
-
-std::string shape_text(const torch::Tensor& t) {
-  std::ostringstream os;
-  os << t.sizes();
-  return os.str();
-}
 
 InitWeights from_checkpoint(const std::string& path, Weights weights) {
   const Checkpoint checkpoint = Checkpoint::open(path);
@@ -61,38 +55,17 @@ InitWeights from_safetensors(const std::string& path) {
   return init;
 }
 
-// Where the source and the new model disagree, apart from a class embedding that may differ.
-void check_same_architecture(const std::map<std::string, torch::Tensor>& source,
-                             const std::map<std::string, torch::Tensor>& target, bool skip_classes,
-                             const std::string& path) {
-  const std::string fix = "; --init needs a model of the same architecture (model.* settings)";
-  for (const auto& [name, t] : target) {
-    if (skip_classes && is_class_embedding(name)) continue;
-    const auto it = source.find(name);
-    if (it == source.end())
-      throw Error("--init " + path + ": tensor " + name + " of this config's model is missing" +
-                  fix);
-    if (it->second.sizes() != t.sizes()) {
-      throw Error("--init " + path + ": tensor " + name + " is " + shape_text(it->second) +
-                  " there and " + shape_text(t) + " in this config's model" + fix);
-    }
+// The source's tensors with the class embedding replaced by `model`'s own (its fresh
+// initialisation), or left out where `model` has none.
+std::map<std::string, torch::Tensor> with_own_class_embedding(
+    std::map<std::string, torch::Tensor> tensors, UNet& model) {
+  for (auto it = tensors.begin(); it != tensors.end();) {
+    it = is_class_embedding(it->first) ? tensors.erase(it) : std::next(it);
   }
-  for (const auto& [name, t] : source) {
-    if (!(skip_classes && is_class_embedding(name)) && !target.count(name))
-      throw Error("--init " + path + ": tensor " + name + " has no place in this config's model" +
-                  fix);
+  for (const auto& [name, tensor] : module_tensors(*model)) {
+    if (is_class_embedding(name)) tensors[name] = tensor;
   }
-}
-
-void copy_into(torch::nn::Module& module, const std::map<std::string, torch::Tensor>& tensors,
-               bool skip_classes) {
-  torch::NoGradGuard no_grad;
-  auto copy = [&](const std::string& name, torch::Tensor& target) {
-    if (skip_classes && is_class_embedding(name)) return;
-    target.copy_(tensors.at(name).to(target.device(), target.scalar_type()));
-  };
-  for (auto& p : module.named_parameters()) copy(p.key(), p.value());
-  for (auto& b : module.named_buffers()) copy(b.key(), b.value());
+  return tensors;
 }
 
 }  // namespace
@@ -104,16 +77,21 @@ InitWeights read_init_weights(const std::string& path, Weights weights) {
 
 std::string apply_init_weights(const InitWeights& init, const std::vector<std::string>& class_names,
                                UNet& model, UNet& shadow) {
-  const auto target = module_tensors(*model);
   const bool conditional = model->config().num_classes > 0;
   const bool classes_differ = init.class_names != class_names;
-  check_same_architecture(init.tensors, target, classes_differ, init.path);
-  copy_into(*model, init.tensors, classes_differ);
-  copy_into(*shadow, init.tensors, classes_differ);
+  const auto tensors =
+      classes_differ ? with_own_class_embedding(init.tensors, model) : init.tensors;
+  try {
+    // Names, shapes, dtypes and values, checked before anything is copied.
+    load_module_tensors(*model, tensors, "--init " + init.path);
+    load_module_tensors(*shadow, tensors, "--init " + init.path);
+  } catch (const Error& e) {
+    throw Error(std::string(e.what()) +
+                "; --init needs a model of the same architecture (model.* settings)");
+  }
   std::string line = "initialised from " + init.description;
   if (!classes_differ) return line;
   if (!conditional) return line + "; its class embedding is left out: this run is unconditional";
-  // Both kept the fresh class embedding of TrainState, where the EMA starts as the model's copy.
   return line + "; the class embedding starts afresh: this run's " +
          std::to_string(class_names.size()) + " classes are not the source's" +
          (init.class_names.empty() ? " (it names none)"

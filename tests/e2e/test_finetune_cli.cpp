@@ -114,7 +114,9 @@ TEST_F(FineTune, BadSourcesAndFlagsAreOneLineErrors) {
   const std::string source = *dir_ / "source/last.pt";
   test::expect_one_line_error(
       fine_tune("wide", "emoji", source, "--set train.steps=0 --set model.base_channels=32"),
-      "--init " + source + ": tensor conv_in.bias is [16] there and [32] in this config's model",
+      "--init " + source +
+          ": tensor conv_in.bias has shape [16], the model needs [32]; --init needs a model of "
+          "the same architecture",
       "another width");
   test::expect_one_line_error(fine_tune("none", "emoji", *dir_ / "missing.pt", ""), "missing.pt",
                               "a missing file");

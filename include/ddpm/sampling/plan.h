@@ -21,14 +21,13 @@ struct SamplerDefaults {
   Sampler sampler;
   int64_t steps;
   Spacing spacing;
-  const char* steps_mean;  // what its steps count, for help texts
 };
 inline constexpr SamplerDefaults kSamplerDefaults[] = {
-    {Sampler::ddpm, 0, Spacing::uniform, "all T timesteps"},
-    {Sampler::ddim, 50, Spacing::uniform, "network evaluations"},
-    {Sampler::dpmpp2m, 20, Spacing::logsnr, "network evaluations"},
+    {Sampler::ddpm, 0, Spacing::uniform},
+    {Sampler::ddim, 50, Spacing::uniform},
+    {Sampler::dpmpp2m, 20, Spacing::logsnr},
     // EDM's CIFAR-10 setting; its levels are spaced with ρ = 7 (Karras et al. 2022, eq. 5).
-    {Sampler::heun, 18, Spacing::automatic, "noise levels, 2 steps - 1 evaluations"},
+    {Sampler::heun, 18, Spacing::automatic},
 };
 const SamplerDefaults& sampler_defaults(Sampler sampler);
 // "50 ddim / 20 dpmpp2m / 18 heun": the defaults, for the --steps help.

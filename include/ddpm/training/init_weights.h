@@ -23,10 +23,10 @@ struct InitWeights {
 // from its ddpm:class:<i> metadata).
 InitWeights read_init_weights(const std::string& path, Weights weights);
 
-// Copies the weights into `model` (and its EMA `shadow`) in place. Every tensor must have a
-// counterpart of the same shape, or the one-line error names the first that differs, except the
-// class embedding when the new run's classes (`class_names`) differ from the source's: it keeps its
-// fresh initialisation. Returns what was done, for the log.
+// Copies the weights into `model` and its EMA `shadow` through load_module_tensors: every tensor
+// must have a counterpart of the same shape, or the one-line error names the first that differs,
+// except the class embedding when the new run's classes (`class_names`) differ from the source's:
+// both then take `model`'s fresh one. Returns what was done, for the log.
 std::string apply_init_weights(const InitWeights& init, const std::vector<std::string>& class_names,
                                UNet& model, UNet& shadow);
 
