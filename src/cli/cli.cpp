@@ -23,6 +23,8 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"train", "train a model from a JSON config, or resume a run", command_train},
       {"sample", "draw images from a checkpoint's EMA weights into a PNG grid", command_sample},
+      {"invert", "map images to their DDIM latents and report the reconstruction error",
+       command_invert},
       {"eval", "negative log-likelihood in bits/dim (variational bound) on held-out images",
        command_eval},
       {"bench", "time training and sampling steps (images/s, GFLOP/s, peak memory)", command_bench},

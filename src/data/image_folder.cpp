@@ -84,11 +84,16 @@ void scan_folder(const fs::path& dir, int64_t label, std::vector<FileEntry>& fil
   if (ec) log << "warning: stopped listing " << dir.string() << ": " << ec.message() << "\n";
 }
 
-// Decodes one file into the model's geometry, CHW; throws ddpm::Error naming the file.
+}  // namespace
+
 std::vector<uint8_t> decode_for_model(const std::string& path, int64_t size, int64_t channels) {
-  Image image = decode_image_file(path);
+  return model_pixels(decode_image_file(path), size, channels, path);
+}
+
+std::vector<uint8_t> model_pixels(const Image& image, int64_t size, int64_t channels,
+                                  const std::string& name) {
   Image ready = resize_center_crop(convert_channels(image, static_cast<int>(channels)),
-                                   static_cast<int>(size), path);
+                                   static_cast<int>(size), name);
   std::vector<uint8_t> chw(static_cast<size_t>(channels * size * size));
   for (int64_t y = 0; y < size; ++y) {
     for (int64_t x = 0; x < size; ++x) {
@@ -99,8 +104,6 @@ std::vector<uint8_t> decode_for_model(const std::string& path, int64_t size, int
   }
   return chw;
 }
-
-}  // namespace
 
 bool is_image_file(const std::string& path) {
   static const char* exts[] = {".png", ".jpg", ".jpeg", ".bmp", ".tga", ".gif",

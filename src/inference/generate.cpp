@@ -7,6 +7,7 @@
 
 #include "ddpm/base/compat.h"
 #include "ddpm/base/error.h"
+#include "ddpm/sampling/editing.h"
 #include "ddpm/sampling/guidance.h"
 
 namespace ddpm {
@@ -50,9 +51,9 @@ void check_request(const ModelConfig& mc, const GenerateOptions& options) {
   }
 }
 
-// The denoiser of images [start, start + B): on a class-conditional model, their labels (row r is
-// class r with per_class) and the guidance, limited to the timesteps `guided` where it is defined.
-Denoiser batch_denoiser(UNet& model, const GenerateOptions& options, int64_t start, int64_t B,
+}  // namespace
+
+Denoiser image_denoiser(UNet& model, const GenerateOptions& options, int64_t start, int64_t B,
                         const torch::Tensor& guided, torch::Device device) {
   if (model->config().num_classes == 0) {
     return [&model, &options, device](const torch::Tensor& x, const torch::Tensor& t) {
@@ -75,13 +76,66 @@ Denoiser batch_denoiser(UNet& model, const GenerateOptions& options, int64_t sta
       labels, model->null_class(), conditional ? options.guidance : 0.0, guided);
 }
 
+namespace {
+
+void check_editing(const ModelConfig& mc, const GenerateOptions& options) {
+  const std::vector<int64_t> shape{options.n, mc.in_channels, mc.image_size, mc.image_size};
+  if (options.init.defined() && options.init.sizes() != shape) {
+    throw Error("the images to edit must be [n, C, H, W] as the model draws them");
+  }
+  if (options.latents.defined() && options.latents.sizes() != shape) {
+    throw Error("the latents must be [n, C, H, W] as the model draws them");
+  }
+  if (options.keep.defined() &&
+      (!options.init.defined() ||
+       options.keep.sizes() != std::vector<int64_t>{options.n, 1, mc.image_size, mc.image_size})) {
+    throw Error("a mask needs its images, and the model's size");
+  }
+  strength_timestep(2, options.strength);  // in (0, 1]
+}
+
+// Images [start, start + B) of what `options` draw: the plan (from the strength's timestep when
+// editing), the start (a noised input or given latents) and the known region.
+torch::Tensor draw_batch(UNet& model, const GaussianDiffusion& diffusion,
+                         const GenerateOptions& options, int64_t start, int64_t B,
+                         const torch::Tensor& guided) {
+  const auto& mc = model->config();
+  const torch::Device device = model->parameters().front().device();
+  std::vector<uint64_t> seeds;
+  for (int64_t i = 0; i < B; ++i) seeds.push_back(options.seed + static_cast<uint64_t>(start + i));
+  NoiseStream noise(seeds, {mc.in_channels, mc.image_size, mc.image_size}, device);
+  Denoiser denoiser = image_denoiser(model, options, start, B, guided, device);
+  SamplerOptions sampler = options.sampler;
+  if (options.progress) {
+    sampler.progress = [&, start](int64_t done, int64_t total) {
+      options.progress(start, options.n, done, total);
+    };
+  }
+  SamplingPlan plan = make_plan(diffusion, sampler);
+  torch::Tensor init, keep;
+  if (options.init.defined()) init = options.init.slice(0, start, start + B).to(device);
+  if (options.keep.defined()) {
+    keep = options.keep.slice(0, start, start + B).to(device);
+    denoiser = keep_known(diffusion, std::move(denoiser), init, keep);
+  }
+  if (options.latents.defined()) {
+    sampler.start = options.latents.slice(0, start, start + B).to(device);
+  } else if (init.defined() && options.strength < 1.0) {
+    plan = plan_from(plan, strength_timestep(diffusion.timesteps(), options.strength));
+    sampler.start = diffusion.q_sample(init, timestep_batch(plan.timesteps[0], init), noise.next());
+  }
+  auto x = sampler_function(sampler.sampler)(diffusion, denoiser, plan, noise, sampler);
+  if (keep.defined()) x = torch::where(keep, init, x);
+  return x.clamp(-1.0, 1.0);
+}
+
 }  // namespace
 
 torch::Tensor generate(UNet& model, const GaussianDiffusion& diffusion,
                        const GenerateOptions& options) {
   const auto& mc = model->config();
   check_request(mc, options);
-  const torch::Device device = model->parameters().front().device();
+  check_editing(mc, options);
   const bool was_training = model->is_training();
   model->eval();
   c10::InferenceMode inference;
@@ -93,18 +147,7 @@ torch::Tensor generate(UNet& model, const GaussianDiffusion& diffusion,
   std::vector<torch::Tensor> results;
   for (int64_t start = 0; start < options.n; start += options.batch) {
     const int64_t B = std::min(options.batch, options.n - start);
-    std::vector<uint64_t> seeds;
-    for (int64_t i = 0; i < B; ++i)
-      seeds.push_back(options.seed + static_cast<uint64_t>(start + i));
-    NoiseStream noise(seeds, {mc.in_channels, mc.image_size, mc.image_size}, device);
-    const Denoiser denoiser = batch_denoiser(model, options, start, B, guided, device);
-    SamplerOptions sampler = options.sampler;
-    if (options.progress) {
-      sampler.progress = [&, start](int64_t done, int64_t total) {
-        options.progress(start, options.n, done, total);
-      };
-    }
-    results.push_back(run_sampler(diffusion, denoiser, noise, sampler).clamp(-1.0, 1.0));
+    results.push_back(draw_batch(model, diffusion, options, start, B, guided));
   }
   if (was_training) model->train();
   return torch::cat(results);

@@ -14,12 +14,11 @@ torch::Tensor ancestral_step(const GaussianDiffusion& diffusion, const Denoiser&
 torch::Tensor sample_ddpm(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
                           const SamplingPlan& plan, NoiseStream& noise,
                           const SamplerOptions& options) {
-  auto x = noise.next();  // x_T ~ N(0, I)
-  const int64_t n = plan.size();
-  for (int64_t i = 0; i < n; ++i) {
+  auto x = start_state(noise, options);  // x_T ~ N(0, I)
+  auto step = [&](int64_t i) {
     x = ancestral_step(diffusion, denoiser, x, plan.timesteps[i], noise, options.clip_denoised);
-    if (options.progress) options.progress(i + 1, n);
-  }
+  };
+  walk_plan(plan.size(), options, step, [&](int64_t i) { x = renoise(plan, x, i, noise); });
   return x;
 }
 

@@ -9,9 +9,9 @@ namespace ddpm {
 torch::Tensor sample_ddim(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
                           const SamplingPlan& plan, NoiseStream& noise,
                           const SamplerOptions& options) {
-  auto x = noise.next();
+  auto x = start_state(noise, options);
   const int64_t n = plan.size();
-  for (int64_t i = 0; i < n; ++i) {
+  auto step = [&](int64_t i) {
     const bool last = i + 1 == n;
     const double a_t = plan.alpha_bar[i];
     const double a_prev = last ? 1.0 : plan.alpha_bar[i + 1];
@@ -30,8 +30,8 @@ torch::Tensor sample_ddim(const GaussianDiffusion& diffusion, const Denoiser& de
                          std::sqrt(std::max(0.0, 1.0 - a_t / a_prev));
     x = std::sqrt(a_prev) * x0 + std::sqrt(std::max(0.0, 1.0 - a_prev - sigma * sigma)) * eps;
     if (sigma > 0 && !last) x = x + sigma * noise.next();
-    if (options.progress) options.progress(i + 1, n);
-  }
+  };
+  walk_plan(n, options, step, [&](int64_t i) { x = renoise(plan, x, i, noise); });
   return x;
 }
 

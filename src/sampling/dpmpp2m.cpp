@@ -11,11 +11,11 @@ torch::Tensor sample_dpmpp_2m(const GaussianDiffusion& diffusion, const Denoiser
   // α_t = √ᾱ_t and σ_t = √(1 − ᾱ_t) of the variance-preserving x_t; λ_t = log(α_t/σ_t).
   auto alpha = [&](int64_t i) { return std::sqrt(plan.alpha_bar[i]); };
   auto sigma = [&](int64_t i) { return std::sqrt(1.0 - plan.alpha_bar[i]); };
-  auto x = noise.next();
+  auto x = start_state(noise, options);
   const int64_t n = plan.size();
   torch::Tensor previous_x0;  // x̂_0 at the step before, for the second-order correction
   double previous_h = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
+  auto step = [&](int64_t i) {
     auto tt = timestep_batch(plan.timesteps[i], x);
     auto x0 = diffusion.denoise(denoiser(x, tt), x, tt).x0;
     if (options.clip_denoised) x0 = x0.clamp(-1.0, 1.0);
@@ -34,8 +34,14 @@ torch::Tensor sample_dpmpp_2m(const GaussianDiffusion& diffusion, const Denoiser
       previous_x0 = x0;
       previous_h = h;
     }
-    if (options.progress) options.progress(i + 1, n);
-  }
+  };
+  // Back up by the forward process, the next step is first order again: the history belongs to the
+  // path before.
+  auto up = [&](int64_t i) {
+    x = renoise(plan, x, i, noise);
+    previous_x0 = torch::Tensor();
+  };
+  walk_plan(n, options, step, up);
   return x;
 }
 

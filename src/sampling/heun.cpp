@@ -18,10 +18,11 @@ torch::Tensor sample_heun(const GaussianDiffusion& diffusion, const Denoiser& de
     auto x0 = diffusion.denoise(denoiser(xt, tt), xt, tt).x0;
     return options.clip_denoised ? x0.clamp(-1.0, 1.0) : x0;
   };
-  // x_T ~ N(0, I) in the variance-preserving variable, as every other sampler starts.
-  auto x = noise.next() * std::sqrt(1.0 + plan.sigma[0] * plan.sigma[0]);
+  // x_T ~ N(0, I) (or the given start) in the variance-preserving variable, as every other sampler
+  // starts.
+  auto x = start_state(noise, options) * std::sqrt(1.0 + plan.sigma[0] * plan.sigma[0]);
   const double gamma_max = std::min(options.churn / static_cast<double>(n), std::sqrt(2.0) - 1.0);
-  for (int64_t i = 0; i < n; ++i) {
+  auto step = [&](int64_t i) {
     int64_t t = plan.timesteps[i];
     double sigma = plan.sigma[i];
     // Churn: raise the noise to σ̂ = σ (1 + γ), snapped to a timestep, by adding fresh noise.
@@ -43,8 +44,14 @@ torch::Tensor sample_heun(const GaussianDiffusion& diffusion, const Denoiser& de
       auto d_next = (x_next - denoised(x_next, plan.timesteps[i + 1])) / sigma_next;  // Heun
       x = x + (sigma_next - sigma) * 0.5 * (d + d_next);
     }
-    if (options.progress) options.progress(i + 1, n);
-  }
+  };
+  // Back up from level i + 1 to i: x̃ gains noise of variance σ_i² − σ_{i+1}² (the forward process
+  // in x̃ = x/√ᾱ).
+  auto up = [&](int64_t i) {
+    x = x + std::sqrt(plan.sigma[i] * plan.sigma[i] - plan.sigma[i + 1] * plan.sigma[i + 1]) *
+                noise.next();
+  };
+  walk_plan(n, options, step, up);
   return x;
 }
 

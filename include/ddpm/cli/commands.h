@@ -19,6 +19,7 @@ int command_eval(int argc, char** argv);
 int command_bench(int argc, char** argv);
 int command_export(int argc, char** argv);
 int command_import(int argc, char** argv);
+int command_invert(int argc, char** argv);
 
 // Shared option handling: parses, prints help and exits 0 on --help; bad flags throw UsageError.
 class UsageError : public std::runtime_error {

@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 #include "ddpm/data/dataset.h"
+#include "ddpm/data/image_io.h"
 
 namespace ddpm {
 
@@ -22,6 +24,13 @@ struct DataOptions {
 // shaped files, and entries that cannot be listed, are skipped with one warning each on `log`; a
 // missing or empty folder, or one where nothing decodes, is an error.
 Dataset load_image_folder(const std::string& folder, const DataOptions& options, std::ostream& log);
+
+// One image file decoded, converted to `channels` and resized and centre-cropped to size × size as
+// training data is: CHW bytes. Throws ddpm::Error naming the file.
+std::vector<uint8_t> decode_for_model(const std::string& path, int64_t size, int64_t channels);
+// The same for an image already decoded (`name` for messages).
+std::vector<uint8_t> model_pixels(const Image& image, int64_t size, int64_t channels,
+                                  const std::string& name);
 
 // True for the extensions stb decodes.
 bool is_image_file(const std::string& path);

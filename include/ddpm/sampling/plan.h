@@ -40,6 +40,14 @@ struct SamplerOptions {
   double churn = 0.0;                    // heun: S_churn (0 deterministic)
   Spacing spacing = Spacing::automatic;  // ddim, dpmpp2m: automatic is the sampler's default
   bool clip_denoised = true;
+  // x at the plan's first timestep, instead of x_T ~ N(0, I) drawn from the noise stream: a noised
+  // input (image-to-image, inpainting) or inverted latents (sampling/editing.h).
+  torch::Tensor start;
+  // RePaint's resampling, for every sampler (sampling/editing.h, repaint_path): after every
+  // `resample_length` steps of the plan, back up as many by the forward process and down again,
+  // `resample_jumps` − 1 times. 1: none.
+  int64_t resample_jumps = 1;
+  int64_t resample_length = 10;
   Progress progress;
 };
 

@@ -4,6 +4,8 @@
 #pragma once
 #include <torch/types.h>
 
+#include <functional>
+
 #include "ddpm/config/config.h"
 #include "ddpm/diffusion/denoiser.h"
 #include "ddpm/diffusion/diffusion.h"
@@ -42,6 +44,19 @@ torch::Tensor sample_heun(const GaussianDiffusion& diffusion, const Denoiser& de
 torch::Tensor ancestral_step(const GaussianDiffusion& diffusion, const Denoiser& denoiser,
                              const torch::Tensor& x, int64_t t, NoiseStream& noise,
                              bool clip_denoised);
+
+// Every sampler walks its plan through walk_plan: down(i) steps from plan state i to i + 1 (state
+// n: the image). With options.resample_jumps > 1 the walk is RePaint's path (sampling/editing.h,
+// repaint_path), and up(i) goes back from state i + 1 to i by the forward process (renoise);
+// progress is reported per move.
+void walk_plan(int64_t n, const SamplerOptions& options, const std::function<void(int64_t)>& down,
+               const std::function<void(int64_t)>& up);
+// x at plan state i from x at state i + 1 < n: √(ᾱ_i/ᾱ_{i+1}) x + √(1 − ᾱ_i/ᾱ_{i+1}) z.
+torch::Tensor renoise(const SamplingPlan& plan, const torch::Tensor& x, int64_t i,
+                      NoiseStream& noise);
+
+// options.start where given, else x_T ~ N(0, I) from the noise stream: where every sampler begins.
+torch::Tensor start_state(NoiseStream& noise, const SamplerOptions& options);
 
 // The sampler named by options.sampler.
 SamplerFn sampler_function(Sampler sampler);
