@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 
 #include "ddpm/base/error.h"
 #include "ddpm/cli/commands.h"
@@ -66,7 +67,10 @@ void read_edit_inputs(const cxxopts::ParseResult& args, SampleRun& run, ImageInp
   if (args.count("strength")) {
     g.strength = args["strength"].as<double>();
     if (!(g.strength > 0.0 && g.strength <= 1.0)) {
-      throw Error("--strength " + std::to_string(g.strength) + ": must be in (0, 1]");
+      std::ostringstream message;
+      message << "--strength " << g.strength
+              << ": must be in (0, 1] (the share of the noise schedule each input goes into)";
+      throw Error(message.str());
     }
   }
   if (!args.count("mask")) return;
@@ -101,9 +105,14 @@ int run_edit(const cxxopts::ParseResult& args, SampleRun& run, const torch::Devi
     for (const auto& path : inputs.paths) names.push_back(file_stem(path));
     write_individual(args["individual"].as<std::string>(), images, text, names);
   }
-  std::cout << "wrote " << out.string() << " (" << g.n << " inputs and their outputs, "
-            << (g.keep.defined() ? "inpainted" : "strength " + std::to_string(g.strength)) << ", "
-            << choice_name(g.sampler.sampler) << ")\n";
+  std::cout << "wrote " << out.string() << " (" << g.n << " inputs and their outputs, ";
+  if (g.keep.defined()) {
+    std::cout << "inpainted, resampling " << g.sampler.resample_jumps << "x"
+              << g.sampler.resample_length;
+  } else {
+    std::cout << "strength " << g.strength;
+  }
+  std::cout << ", " << choice_name(g.sampler.sampler) << ")\n";
   return 0;
 }
 

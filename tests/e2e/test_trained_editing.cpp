@@ -137,10 +137,11 @@ TEST(TrainedFineTuning, AFineTunedModelLearnsANewTemplateInFewerStepsThanOneFrom
   for (int i = 0; i < 50; ++i)
     test::write_flat_png(dir / ("new/y" + std::to_string(i) + ".png"), yellow);
   const std::string source = test::trained_template_checkpoint();
+  constexpr int64_t kSteps = 75;
   double drawn[2] = {0, 0};
   for (int from_source : {0, 1}) {
     const std::string run = dir / (from_source ? "finetuned" : "scratch");
-    auto result = test::run_ddpm("train " + test::template_train_args(run, dir / "new", 150) +
+    auto result = test::run_ddpm("train " + test::template_train_args(run, dir / "new", kSteps) +
                                  (from_source ? " --init '" + source + "'" : ""));
     ASSERT_EQ(result.exit_code, 0) << result.err;
     Loaded m = load(run + "/last.pt");
@@ -149,8 +150,8 @@ TEST(TrainedFineTuning, AFineTunedModelLearnsANewTemplateInFewerStepsThanOneFrom
     auto x = generate(m.model, m.diffusion, g);
     auto error = (x - test::flat_tensor(yellow).unsqueeze(0)).abs().flatten(1).mean(1);
     drawn[from_source] = (error < 0.1).to(torch::kFloat64).mean().item<double>();
-    std::cout << (from_source ? "fine-tuned" : "from scratch")
-              << ", 150 steps: " << drawn[from_source] << " of the samples are the new template\n";
+    std::cout << (from_source ? "fine-tuned" : "from scratch") << ", " << kSteps
+              << " steps: " << drawn[from_source] << " of the samples are the new template\n";
   }
   EXPECT_GE(drawn[1], 0.9);
   EXPECT_LE(drawn[0], drawn[1] - 0.5);

@@ -72,6 +72,11 @@ std::string trained_template_checkpoint() {
   if (lock < 0 || flock(lock, LOCK_EX) != 0) throw Error("cannot lock " + dir.string());
   const std::string ckpt = (dir / "run/last.pt").string();
   if (!fs::exists(ckpt)) {
+    std::error_code ec;  // runs of earlier builds: no longer used
+    for (fs::directory_iterator it(dir.parent_path(), ec), end; !ec && it != end;
+         it.increment(ec)) {
+      if (it->path() != dir) fs::remove_all(it->path(), ec);
+    }
     fs::remove_all(dir / "run");
     write_templates((dir / "data").string());
     auto result = run_ddpm(
