@@ -59,6 +59,19 @@ std::string mask_file(const std::string& path, const std::string& input, const s
               input + " (a mask folder holds one mask per input, under the input's name)");
 }
 
+// Outputs and masks are matched to inputs by name: two inputs of one name would share them.
+void check_unique_names(std::vector<std::string> paths, const std::string& flag) {
+  std::sort(paths.begin(), paths.end(), [](const std::string& a, const std::string& b) {
+    return fs::path(a).stem() < fs::path(b).stem();
+  });
+  for (size_t i = 1; i < paths.size(); ++i) {
+    if (fs::path(paths[i]).stem() == fs::path(paths[i - 1]).stem()) {
+      throw Error(flag + ": " + paths[i - 1] + " and " + paths[i] +
+                  " share a name; outputs and masks are matched by name, so rename one");
+    }
+  }
+}
+
 }  // namespace
 
 std::string file_stem(const std::string& path) { return fs::path(path).stem().string(); }
@@ -75,6 +88,7 @@ ImageInputs load_image_inputs(const std::string& path, int64_t size, int64_t cha
     inputs.heights.push_back(image.height);
   }
   inputs.images = torch::stack(images);
+  check_unique_names(inputs.paths, flag);
   return inputs;
 }
 

@@ -1,8 +1,12 @@
 #include "ddpm/training/run_folder.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
+#include <fstream>
 #include <iomanip>
 #include <sstream>
 
@@ -41,11 +45,49 @@ void prune_snapshots(const fs::path& dir, int64_t keep) {
   for (size_t i = 0; i + keep < snapshots.size(); ++i) fs::remove(snapshots[i]);
 }
 
+std::string this_host() {
+  char host[HOST_NAME_MAX + 1] = {};
+  if (gethostname(host, sizeof host - 1) != 0) return "this machine";
+  return host;
+}
+
+// An exclusive OS lock on <run>/.lock, which dies with its holder (a killed run never blocks the
+// next); the holder's pid and host are written into the file for the message a second run gets.
+int lock_run_folder(const fs::path& dir) {
+  const fs::path path = dir / ".lock";
+  const int fd = open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error("run folder " + dir.string() + ": cannot create its lock file .lock");
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    std::string holder;
+    std::getline(std::ifstream(path), holder);
+    close(fd);
+    throw Error("run folder " + dir.string() + " is in use by another ddpm train (" +
+                (holder.empty() ? std::string("a process starting up") : holder) +
+                "); wait for it to finish, or choose another folder with --set train.run_dir=PATH");
+  }
+  const std::string holder = "pid " + std::to_string(getpid()) + " on " + this_host() + "\n";
+  // Without the note the lock still holds; a second run's message then names no process.
+  const bool noted = ftruncate(fd, 0) == 0 && pwrite(fd, holder.data(), holder.size(), 0) > 0;
+  (void)noted;
+  return fd;
+}
+
 }  // namespace
+
+RunFolder::Lock::~Lock() {
+  if (fd >= 0) close(fd);
+}
 
 RunFolder::RunFolder(const Config& config, bool resume, const std::string& resume_from)
     : dir_(run_dir(config)) {
   std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec || access(dir_.c_str(), W_OK) != 0) {
+    throw Error("run folder " + dir_.string() + ": cannot create or write (" +
+                (ec ? ec.message() : std::string("permission denied")) + ")");
+  }
+  // Locked before the checks below, so that "does a run exist here" and starting one are atomic.
+  lock_.fd = lock_run_folder(dir_);
   if (resume) {
     resume_path_ = resume_from.empty() ? last() : resume_from;
     if (!fs::exists(resume_path_, ec)) {
@@ -56,11 +98,6 @@ RunFolder::RunFolder(const Config& config, bool resume, const std::string& resum
     throw Error("run folder " + dir_.string() +
                 " already holds a run; continue it with --resume, "
                 "or choose another folder with --set train.run_dir=PATH");
-  }
-  fs::create_directories(dir_, ec);
-  if (ec || access(dir_.c_str(), W_OK) != 0) {
-    throw Error("run folder " + dir_.string() + ": cannot create or write (" +
-                (ec ? ec.message() : std::string("permission denied")) + ")");
   }
   remove_stale_temporaries(dir_);
 }

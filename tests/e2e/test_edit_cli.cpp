@@ -124,6 +124,11 @@ TEST_F(EditCli, BadEditingInputsAreOneLineErrors) {
   test::expect_one_line_error(sample("--interpolate 1,2 --sampler heun"), "runs DDIM",
                               "interpolation with another sampler");
   test::expect_one_line_error(sample(in + " --n 4"), "--num does not apply", "--n with --init");
+  fs::create_directories(*dir_ / "twins");
+  test::write_flat_png(*dir_ / "twins/a.png", test::kTemplates[0]);
+  fs::copy_file(*dir_ / "twins/a.png", *dir_ / "twins/a.bmp");  // stb reads by content
+  test::expect_one_line_error(sample("--init '" + *dir_ / "twins" + "'"), "share a name",
+                              "two inputs of one name");
   fs::create_directories(*dir_ / "masks");
   write_mask(*dir_ / "masks/red.png", 4);
   test::expect_one_line_error(sample(in + " --mask '" + *dir_ / "masks" + "'"),

@@ -12,9 +12,10 @@ namespace ddpm {
 
 class RunFolder {
  public:
-  // Refuses to clobber an existing run unless resuming, and resolves the checkpoint to resume from
-  // (`resume_from`, or <run>/last.pt); creates the folder and removes temporaries of writers that
-  // were killed mid-write.
+  // Creates the folder and locks it for as long as this object lives (a second RunFolder on it,
+  // in any process, is refused naming the holder's pid and host; the lock dies with its process);
+  // then refuses to clobber an existing run unless resuming, resolves the checkpoint to resume
+  // from (`resume_from`, or <run>/last.pt) and removes temporaries of writers killed mid-write.
   RunFolder(const Config& config, bool resume, const std::string& resume_from);
 
   const std::filesystem::path& path() const { return dir_; }
@@ -30,6 +31,15 @@ class RunFolder {
  private:
   std::filesystem::path dir_;
   std::string resume_path_;
+  // The lock's file descriptor, closed (and the lock released) with the folder.
+  struct Lock {
+    int fd = -1;
+    Lock() = default;
+    Lock(const Lock&) = delete;
+    Lock& operator=(const Lock&) = delete;
+    ~Lock();
+  };
+  Lock lock_;
 };
 
 }  // namespace ddpm
