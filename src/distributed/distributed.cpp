@@ -6,6 +6,7 @@
 #include <cstring>
 #include <mutex>
 #include <thread>
+#include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
@@ -216,6 +217,11 @@ class C10dCommunicator : public Communicator {
 };
 
 c10::intrusive_ptr<c10d::Store> make_store(const WorldInfo& info, std::chrono::seconds timeout) {
+  if (!info.store_file.empty()) {
+    auto store = c10::make_intrusive<c10d::FileStore>(info.store_file, info.world);
+    store->setTimeout(timeout);
+    return c10::make_intrusive<c10d::PrefixStore>("ddpm", store);
+  }
   c10d::TCPStoreOptions options;
   options.port = static_cast<std::uint16_t>(info.master_port);
   options.isServer = !info.agent_store && info.rank == 0;
@@ -297,6 +303,7 @@ WorldInfo world_from_environment() {
   w.local_world = env_int("LOCAL_WORLD_SIZE", w.world, 1, 65536);
   w.master_port = env_int("MASTER_PORT", 29500, 1, 65535);
   if (const char* addr = env("MASTER_ADDR")) w.master_addr = addr;
+  if (const char* file = env("DDPM_STORE_FILE")) w.store_file = file;
   const char* agent = env("TORCHELASTIC_USE_AGENT_STORE");
   w.agent_store = agent && std::strcmp(agent, "True") == 0;
   if (w.agent_store) {
@@ -317,11 +324,13 @@ std::unique_ptr<Communicator> Communicator::connect(const WorldInfo& info, torch
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
+    const std::string where = info.store_file.empty()
+                                  ? info.master_addr + ":" + std::to_string(info.master_port)
+                                  : "the local job's store " + info.store_file;
     throw Error("distributed training: rank " + std::to_string(info.rank) + " could not join " +
-                info.master_addr + ":" + std::to_string(info.master_port) + " within " +
-                std::to_string(timeout.count()) + " s (" + first_line(e.what()) +
-                "); check MASTER_ADDR/MASTER_PORT and that all " + std::to_string(info.world) +
-                " workers started");
+                where + " within " + std::to_string(timeout.count()) + " s (" +
+                first_line(e.what()) + "); check MASTER_ADDR/MASTER_PORT and that all " +
+                std::to_string(info.world) + " workers started");
   }
 }
 

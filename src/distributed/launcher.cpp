@@ -10,7 +10,9 @@
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <ostream>
+#include <string>
 #include <thread>
 
 #include "ddpm/base/error.h"
@@ -54,7 +56,8 @@ class ForwardSignals {
 
 // In the child: its own process group (a terminal's Ctrl-C reaches the launcher, which forwards it
 // once), SIGTERM when the launcher dies, torchrun's variables, then the worker's command line.
-[[noreturn]] void exec_worker(const LaunchOptions& o, int rank, int port) {
+[[noreturn]] void exec_worker(const LaunchOptions& o, int rank, int port,
+                              const std::string& store_file) {
   setpgid(0, 0);
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   setenv("RANK", std::to_string(rank).c_str(), 1);
@@ -63,6 +66,7 @@ class ForwardSignals {
   setenv("LOCAL_WORLD_SIZE", std::to_string(o.nproc).c_str(), 1);
   setenv("MASTER_ADDR", "127.0.0.1", 1);
   setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
+  setenv("DDPM_STORE_FILE", store_file.c_str(), 1);
   unsetenv("TORCHELASTIC_USE_AGENT_STORE");
   std::vector<char*> argv;
   for (const auto& a : o.argv) argv.push_back(const_cast<char*>(a.c_str()));
@@ -70,6 +74,31 @@ class ForwardSignals {
   execv("/proc/self/exe", argv.data());
   _exit(127);
 }
+
+// The rendezvous file of a local job, in a fresh folder that only this user can enter (mkdtemp:
+// mode 0700), removed with the launcher's scope.
+class PrivateStore {
+ public:
+  PrivateStore() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/ddpm-store-XXXXXX";
+    if (!mkdtemp(pattern.data())) {
+      throw Error("--nproc: cannot create a private folder for the workers' store under " +
+                  pattern.substr(0, pattern.rfind('/')) + " (set TMPDIR to a writable folder)");
+    }
+    dir_ = pattern;
+  }
+  ~PrivateStore() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  PrivateStore(const PrivateStore&) = delete;
+  PrivateStore& operator=(const PrivateStore&) = delete;
+  std::string file() const { return dir_ + "/store"; }
+
+ private:
+  std::string dir_;
+};
 
 std::string describe_exit(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
@@ -107,12 +136,14 @@ int launch_local_workers(const LaunchOptions& o, std::ostream& log) {
                 std::to_string(kMaxWorkers) + " workers");
   }
   const int port = free_local_port();
-  log << "launching " << o.nproc << " workers on 127.0.0.1:" << port << "\n" << std::flush;
+  const PrivateStore store;
+  log << "launching " << o.nproc << " workers on 127.0.0.1 (store " << store.file() << ")\n"
+      << std::flush;
   ForwardSignals forward;
   for (int rank = 0; rank < o.nproc; ++rank) {
     const pid_t pid = fork();
     if (pid < 0) throw Error("--nproc: cannot start worker " + std::to_string(rank));
-    if (pid == 0) exec_worker(o, rank, port);
+    if (pid == 0) exec_worker(o, rank, port, store.file());
     g_workers[rank] = pid;
     g_worker_count.store(rank + 1);
     log << "worker " << rank << ": pid " << pid << "\n" << std::flush;

@@ -10,8 +10,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -319,6 +321,52 @@ TEST_F(DistributedTest, ALostWorkerEndsTheRunWithAClearError) {
   expect_worker_line(log, l, 1, "was killed by signal 9");
   expect_worker_line(log, l, 0, "exited with status 1");
   EXPECT_GT(load(dir_ / "run/last.pt").meta.step, 0);  // the last good checkpoint loads
+}
+
+// The socket inodes ("123" of "socket:[123]") that process `pid` holds.
+std::set<std::string> socket_inodes(pid_t pid) {
+  std::set<std::string> inodes;
+  std::error_code ec;
+  const fs::path fds = "/proc/" + std::to_string(pid) + "/fd";
+  for (fs::directory_iterator it(fds, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code link_ec;
+    const std::string target = fs::read_symlink(it->path(), link_ec).string();
+    if (target.rfind("socket:[", 0) == 0) inodes.insert(target.substr(8, target.size() - 9));
+  }
+  return inodes;
+}
+
+// `--nproc`'s workers rendezvous through a file store in a private folder instead of a TCP store
+// that listens on every interface: every listening TCP socket of theirs (in /proc/net/tcp and
+// tcp6, found by the sockets' inodes) is on loopback.
+TEST_F(DistributedTest, LocalWorkersListenOnNoNetworkAddress) {
+  Launch l = start_long_run(dir_, args("run", ""));
+  ASSERT_EQ(l.workers.size(), 2u) << test::read_file(l.log);
+  std::set<std::string> inodes = socket_inodes(l.pid);
+  for (pid_t worker : l.workers) {
+    const auto mine = socket_inodes(worker);
+    inodes.insert(mine.begin(), mine.end());
+  }
+  int listening = 0;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+      fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >>
+          timeout >> inode;
+      if (state != "0A" || !inodes.count(inode)) continue;  // 0A: LISTEN
+      ++listening;
+      const std::string address = local.substr(0, local.find(':'));
+      EXPECT_TRUE(address == "0100007F" || address == "00000000000000000000000001000000")
+          << table << ": a worker listens on " << local;
+    }
+  }
+  std::printf("%d listening sockets of the job, all on loopback\n", listening);
+  kill(l.pid, SIGINT);
+  EXPECT_EQ(test::wait_exit(l.pid), 0) << test::read_file(l.log);
 }
 
 // Rank 0's previews (and checkpoints and evaluations) take as long as they take: rank 1 waits on

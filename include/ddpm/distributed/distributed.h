@@ -28,6 +28,9 @@ struct WorldInfo {
   // under a per-attempt prefix (TORCHELASTIC_USE_AGENT_STORE, TORCHELASTIC_RESTART_COUNT).
   bool agent_store = false;
   std::string store_prefix;
+  // `--nproc`'s workers: a FileStore at DDPM_STORE_FILE (in a folder only this user can enter)
+  // instead of a TCPStore, so that a local job listens on no network address.
+  std::string store_file;
   bool launched = false;  // RANK/WORLD_SIZE were set (a launched job, even of one worker)
   bool distributed() const { return launched; }
 };
@@ -44,8 +47,8 @@ class Communicator {
  public:
   virtual ~Communicator() = default;
   // Joins the job's process group: TCPStore at MASTER_ADDR:MASTER_PORT (rank 0 serves it unless
-  // torchrun's agent does), Gloo for CPU tensors, NCCL for CUDA ones. `work_limit` caps the wait
-  // in rank0_work (0: none).
+  // torchrun's agent does; a FileStore for `--nproc`'s local workers), Gloo for CPU tensors, NCCL
+  // for CUDA ones. `work_limit` caps the wait in rank0_work (0: none).
   static std::unique_ptr<Communicator> connect(const WorldInfo& info, torch::Device device,
                                                std::chrono::seconds timeout,
                                                std::chrono::seconds work_limit);
