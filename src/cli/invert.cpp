@@ -45,8 +45,6 @@ void add_invert_options(cxxopts::Options& options) {
 SafeTensors latents_file(const torch::Tensor& latents, const ImageInputs& inputs,
                          const std::vector<double>& db, const std::string& ckpt_path,
                          const GenerateOptions& g, int64_t steps, int64_t refine) {
-  std::vector<std::string> names;
-  for (const auto& path : inputs.paths) names.push_back(file_stem(path));
   SafeTensors file;
   file.tensors["latents"] = latents.to(torch::kCPU).contiguous();
   file.metadata = {{"ddpm:checkpoint", ckpt_path},
@@ -54,7 +52,7 @@ SafeTensors latents_file(const torch::Tensor& latents, const ImageInputs& inputs
                    {"ddpm:steps", std::to_string(steps)},
                    {"ddpm:refine", std::to_string(refine)},
                    {"ddpm:class", std::to_string(g.class_label)},
-                   {"ddpm:names", nlohmann::json(names).dump()},
+                   {"ddpm:names", nlohmann::json(input_names(inputs)).dump()},
                    {"ddpm:psnr_db", nlohmann::json(db).dump()}};
   return file;
 }
@@ -92,13 +90,12 @@ int command_invert(int argc, char** argv) {
   use_ddim(args, config, g, "ddpm invert");
   if (args.count("class"))
     g.class_label = resolve_class(args["class"].as<std::string>(), ckpt.meta());
-  const int64_t refine = args.count("refine") ? flag_in_range<int64_t>(args, "refine", 0, 20)
-                                              : kDefaultInversionRefine;
+  const int64_t refine = refine_flag(args);
   const ModelConfig& mc = config.model;
   const auto inputs =
       load_image_inputs(args["input"].as<std::string>(), mc.image_size, mc.in_channels, "--input");
   g.n = inputs.size();
-  check_grid_size(2 * g.n, 2 * static_cast<int64_t>(std::ceil(std::sqrt(g.n))), mc.image_size);
+  check_grid_size(2 * g.n, pair_grid_columns(g.n), mc.image_size);
   const fs::path out = output_path(args, ckpt_path, "latents.safetensors");
   const Weights weights = args.count("raw") ? Weights::raw : Weights::ema;
 
@@ -113,8 +110,7 @@ int command_invert(int argc, char** argv) {
   write_file_atomically(out.string(), bytes.data(), bytes.size());
   fs::path grid = out;
   grid.replace_extension(".png");
-  const auto pairs = torch::stack({images, decoded}, 1).flatten(0, 1);
-  write_png(grid.string(), make_grid(pairs, 2 * static_cast<int64_t>(std::ceil(std::sqrt(g.n)))),
+  write_png(grid.string(), pairs_grid(images, decoded),
             png_text(ckpt_path, ckpt.meta(), weights, g));
   report(inputs, db);
   std::cout << "wrote " << out.string() << " (" << g.n << " latents) and " << grid.string()

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cmath>
 #include <iomanip>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -10,6 +11,7 @@
 
 #include "ddpm/base/error.h"
 #include "ddpm/cli/commands.h"
+#include "ddpm/sampling/editing.h"
 
 namespace ddpm {
 namespace fs = std::filesystem;
@@ -109,6 +111,20 @@ void use_ddim(const cxxopts::ParseResult& args, const Config& config, GenerateOp
     g.guidance = 0.0;
     g.guidance_interval.clear();
   }
+}
+
+int64_t pair_grid_columns(int64_t n) {
+  return 2 * static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(n))));
+}
+
+Image pairs_grid(const torch::Tensor& left, const torch::Tensor& right) {
+  auto pairs = torch::stack({left, right.to(left.device())}, 1).flatten(0, 1);
+  return make_grid(pairs, pair_grid_columns(left.size(0)));
+}
+
+int64_t refine_flag(const cxxopts::ParseResult& args) {
+  return args.count("refine") ? flag_in_range<int64_t>(args, "refine", 0, 20)
+                              : kDefaultInversionRefine;
 }
 
 fs::path output_path(const cxxopts::ParseResult& args, const std::string& ckpt_path,

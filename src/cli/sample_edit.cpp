@@ -45,14 +45,9 @@ void check_flag_combinations(const cxxopts::ParseResult& args) {
   }
 }
 
-// The grid of an edit: each input (its regenerated region grey) beside its output.
-Image pairs_grid(const torch::Tensor& inputs, const torch::Tensor& keep,
-                 const torch::Tensor& outputs) {
-  auto shown = keep.defined() ? torch::where(keep, inputs, torch::zeros_like(inputs)) : inputs;
-  const int64_t n = inputs.size(0);
-  auto pairs = torch::stack({shown, outputs.to(shown.device())}, 1).flatten(0, 1);
-  const auto pairs_per_row = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(n))));
-  return make_grid(pairs, 2 * pairs_per_row);
+// The inputs as the grid of an edit shows them: the regenerated region grey.
+torch::Tensor shown_inputs(const torch::Tensor& inputs, const torch::Tensor& keep) {
+  return keep.defined() ? torch::where(keep, inputs, torch::zeros_like(inputs)) : inputs;
 }
 
 // --init with --strength or --mask, into g.
@@ -66,7 +61,7 @@ void read_edit_inputs(const cxxopts::ParseResult& args, SampleRun& run, ImageInp
   g.strength = args.count("mask") ? 1.0 : kDefaultStrength;
   if (args.count("strength")) {
     g.strength = args["strength"].as<double>();
-    if (!(g.strength > 0.0 && g.strength <= 1.0)) {
+    if (!valid_strength(g.strength)) {
       std::ostringstream message;
       message << "--strength " << g.strength
               << ": must be in (0, 1] (the share of the noise schedule each input goes into)";
@@ -89,8 +84,7 @@ int run_edit(const cxxopts::ParseResult& args, SampleRun& run, const torch::Devi
   ImageInputs inputs;
   read_edit_inputs(args, run, inputs);
   GenerateOptions& g = run.g;
-  check_grid_size(2 * g.n, 2 * static_cast<int64_t>(std::ceil(std::sqrt(g.n))),
-                  run.config.model.image_size);
+  check_grid_size(2 * g.n, pair_grid_columns(g.n), run.config.model.image_size);
   const fs::path out = output_path(args, run.ckpt_path);
   InferenceModel m = load_for_inference(run.ckpt, run.weights, device);
   auto images = generate(m.model, m.diffusion, g);
@@ -99,11 +93,9 @@ int run_edit(const cxxopts::ParseResult& args, SampleRun& run, const torch::Devi
   text.emplace_back("ddpm:strength", std::to_string(g.strength));
   text.emplace_back("ddpm:init", args["init"].as<std::string>());
   if (args.count("mask")) text.emplace_back("ddpm:mask", args["mask"].as<std::string>());
-  write_png(out.string(), pairs_grid(g.init, g.keep, images), text);
+  write_png(out.string(), pairs_grid(shown_inputs(g.init, g.keep), images), text);
   if (args.count("individual")) {
-    std::vector<std::string> names;
-    for (const auto& path : inputs.paths) names.push_back(file_stem(path));
-    write_individual(args["individual"].as<std::string>(), images, text, names);
+    write_individual(args["individual"].as<std::string>(), images, text, input_names(inputs));
   }
   std::cout << "wrote " << out.string() << " (" << g.n << " inputs and their outputs, ";
   if (g.keep.defined()) {

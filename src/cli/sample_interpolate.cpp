@@ -69,8 +69,7 @@ int sample_interpolation(const cxxopts::ParseResult& args, SampleRun& run, torch
   const auto names = endpoint_names(args["interpolate"].as<std::string>());
   const int64_t frames =
       args.count("frames") ? flag_in_range<int64_t>(args, "frames", 2, 1000) : kDefaultFrames;
-  const int64_t refine = args.count("refine") ? flag_in_range<int64_t>(args, "refine", 0, 20)
-                                              : kDefaultInversionRefine;
+  const int64_t refine = refine_flag(args);
   GenerateOptions& g = run.g;
   use_ddim(args, run.config, g, "--interpolate");
   check_grid_size(frames + 2, frames + 2, run.config.model.image_size);

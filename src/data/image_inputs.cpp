@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "ddpm/base/error.h"
 #include "ddpm/data/image_folder.h"
@@ -45,27 +46,33 @@ torch::Tensor bytes_tensor(std::vector<uint8_t> bytes, int64_t channels, int64_t
   return torch::from_blob(bytes.data(), {channels, size, size}, torch::kUInt8).clone();
 }
 
-// The mask for input `i`: `path` itself, or the file in the folder `path` with the input's stem.
-std::string mask_file(const std::string& path, const std::string& input, const std::string& flag) {
+// The mask of each input: `path` itself for all of them, or the file of the input's name in the
+// folder `path` (listed once).
+std::vector<std::string> mask_files(const std::string& path, const ImageInputs& inputs,
+                                    const std::string& flag) {
+  const auto files = input_files(path, flag);
   std::error_code ec;
-  if (!fs::is_directory(path, ec)) {
-    if (!fs::exists(path, ec)) throw Error(flag + " " + path + ": no such file or folder");
-    return path;
+  if (!fs::is_directory(path, ec)) return std::vector<std::string>(inputs.paths.size(), path);
+  std::map<std::string, std::string> by_name;
+  for (const auto& file : files) by_name.emplace(file_stem(file), file);
+  std::vector<std::string> masks;
+  for (const auto& input : inputs.paths) {
+    auto it = by_name.find(file_stem(input));
+    if (it == by_name.end()) {
+      throw Error(flag + " " + path + ": no mask named " + file_stem(input) + ".* for the input " +
+                  input + " (a mask folder holds one mask per input, under the input's name)");
+    }
+    masks.push_back(it->second);
   }
-  for (const auto& file : folder_images(path, flag)) {
-    if (file_stem(file) == file_stem(input)) return file;
-  }
-  throw Error(flag + " " + path + ": no mask named " + file_stem(input) + ".* for the input " +
-              input + " (a mask folder holds one mask per input, under the input's name)");
+  return masks;
 }
 
 // Outputs and masks are matched to inputs by name: two inputs of one name would share them.
 void check_unique_names(std::vector<std::string> paths, const std::string& flag) {
-  std::sort(paths.begin(), paths.end(), [](const std::string& a, const std::string& b) {
-    return fs::path(a).stem() < fs::path(b).stem();
-  });
+  std::sort(paths.begin(), paths.end(),
+            [](const std::string& a, const std::string& b) { return file_stem(a) < file_stem(b); });
   for (size_t i = 1; i < paths.size(); ++i) {
-    if (fs::path(paths[i]).stem() == fs::path(paths[i - 1]).stem()) {
+    if (file_stem(paths[i]) == file_stem(paths[i - 1])) {
       throw Error(flag + ": " + paths[i - 1] + " and " + paths[i] +
                   " share a name; outputs and masks are matched by name, so rename one");
     }
@@ -75,6 +82,12 @@ void check_unique_names(std::vector<std::string> paths, const std::string& flag)
 }  // namespace
 
 std::string file_stem(const std::string& path) { return fs::path(path).stem().string(); }
+
+std::vector<std::string> input_names(const ImageInputs& inputs) {
+  std::vector<std::string> names;
+  for (const auto& path : inputs.paths) names.push_back(file_stem(path));
+  return names;
+}
 
 ImageInputs load_image_inputs(const std::string& path, int64_t size, int64_t channels,
                               const std::string& flag) {
@@ -94,9 +107,10 @@ ImageInputs load_image_inputs(const std::string& path, int64_t size, int64_t cha
 
 torch::Tensor load_keep_masks(const std::string& path, const ImageInputs& inputs, int64_t size,
                               const std::string& flag) {
+  const auto files = mask_files(path, inputs, flag);
   std::vector<torch::Tensor> masks;
   for (int64_t i = 0; i < inputs.size(); ++i) {
-    const std::string file = mask_file(path, inputs.paths[i], flag);
+    const std::string& file = files[static_cast<size_t>(i)];
     const Image mask = decode_image_file(file);
     if (mask.width != inputs.widths[i] || mask.height != inputs.heights[i]) {
       throw Error(flag + " " + file + ": the mask is " + size_text(mask.width, mask.height) +

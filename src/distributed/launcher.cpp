@@ -56,8 +56,7 @@ class ForwardSignals {
 
 // In the child: its own process group (a terminal's Ctrl-C reaches the launcher, which forwards it
 // once), SIGTERM when the launcher dies, torchrun's variables, then the worker's command line.
-[[noreturn]] void exec_worker(const LaunchOptions& o, int rank, int port,
-                              const std::string& store_file) {
+[[noreturn]] void exec_worker(const LaunchOptions& o, int rank, const std::string& store_file) {
   setpgid(0, 0);
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   setenv("RANK", std::to_string(rank).c_str(), 1);
@@ -65,7 +64,7 @@ class ForwardSignals {
   setenv("WORLD_SIZE", std::to_string(o.nproc).c_str(), 1);
   setenv("LOCAL_WORLD_SIZE", std::to_string(o.nproc).c_str(), 1);
   setenv("MASTER_ADDR", "127.0.0.1", 1);
-  setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
+  unsetenv("MASTER_PORT");  // the workers meet through the store file, not a port
   setenv("DDPM_STORE_FILE", store_file.c_str(), 1);
   unsetenv("TORCHELASTIC_USE_AGENT_STORE");
   std::vector<char*> argv;
@@ -135,7 +134,6 @@ int launch_local_workers(const LaunchOptions& o, std::ostream& log) {
     throw Error("--nproc " + std::to_string(o.nproc) + ": expected 1 to " +
                 std::to_string(kMaxWorkers) + " workers");
   }
-  const int port = free_local_port();
   const PrivateStore store;
   log << "launching " << o.nproc << " workers on 127.0.0.1 (store " << store.file() << ")\n"
       << std::flush;
@@ -143,7 +141,7 @@ int launch_local_workers(const LaunchOptions& o, std::ostream& log) {
   for (int rank = 0; rank < o.nproc; ++rank) {
     const pid_t pid = fork();
     if (pid < 0) throw Error("--nproc: cannot start worker " + std::to_string(rank));
-    if (pid == 0) exec_worker(o, rank, port, store.file());
+    if (pid == 0) exec_worker(o, rank, store.file());
     g_workers[rank] = pid;
     g_worker_count.store(rank + 1);
     log << "worker " << rank << ": pid " << pid << "\n" << std::flush;

@@ -91,7 +91,9 @@ void check_editing(const ModelConfig& mc, const GenerateOptions& options) {
        options.keep.sizes() != std::vector<int64_t>{options.n, 1, mc.image_size, mc.image_size})) {
     throw Error("a mask needs its images, and the model's size");
   }
-  strength_timestep(2, options.strength);  // in (0, 1]
+  if (!valid_strength(options.strength)) {
+    throw Error("strength " + std::to_string(options.strength) + ": must be in (0, 1]");
+  }
 }
 
 // Images [start, start + B) of what `options` draw: the plan (from the strength's timestep when

@@ -9,7 +9,7 @@
 namespace ddpm {
 
 int64_t strength_timestep(int64_t timesteps, double strength) {
-  if (!(strength > 0.0 && strength <= 1.0)) {
+  if (!valid_strength(strength)) {
     throw Error("strength " + std::to_string(strength) + ": must be in (0, 1]");
   }
   return static_cast<int64_t>(std::llround(strength * static_cast<double>(timesteps - 1)));

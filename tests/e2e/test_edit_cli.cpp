@@ -71,6 +71,20 @@ TEST_F(EditCli, InpaintingWritesEachOutputUnderItsInputsNameAndKeepsTheMaskedOut
     EXPECT_EQ(kept_equal, 4 * 8 * 3) << name;   // the kept half, byte for byte
     EXPECT_EQ(right_close, 4 * 8 * 3) << name;  // the regenerated half: the same template
   }
+  // A folder of masks under the inputs' names (any image extension) works as one mask for all.
+  fs::create_directories(*dir_ / "per_input");
+  for (const char* name : {"red", "green", "blue"}) {
+    write_mask(*dir_ / ("per_input/" + std::string(name) + ".png"), 4);
+  }
+  auto by_name =
+      sample("--init '" + *dir_ / "in" + "' --mask '" + *dir_ / "per_input" + "' --individual '" +
+             *dir_ / "out2" + "' --out '" + *dir_ / "grid2.png" + "'");
+  ASSERT_EQ(by_name.exit_code, 0) << by_name.err;
+  for (const char* name : {"red", "green", "blue"}) {
+    EXPECT_EQ(decode_image_file(*dir_ / ("out2/" + std::string(name) + ".png")).pixels,
+              decode_image_file(*dir_ / ("out/" + std::string(name) + ".png")).pixels)
+        << name;
+  }
   // Three inputs beside their outputs, two pairs per row: 4 x 2 cells of 8 + 2 pixels.
   const Image grid = decode_image_file(*dir_ / "grid.png");
   EXPECT_EQ(grid.width, 4 * 10 + 2);

@@ -37,6 +37,15 @@ Config sample_config(const cxxopts::ParseResult& args, const CheckpointMeta& met
 void use_ddim(const cxxopts::ParseResult& args, const Config& config, GenerateOptions& g,
               const std::string& mode);
 
+// A grid of pairs: left[i] beside right[i] ([n, C, H, W] each), about √n pairs per row; and the
+// images per row it has, for check_grid_size before any work.
+int64_t pair_grid_columns(int64_t n);
+Image pairs_grid(const torch::Tensor& left, const torch::Tensor& right);
+
+// --refine: fixed-point iterations per inversion step, in [0, 20] (default
+// kDefaultInversionRefine).
+int64_t refine_flag(const cxxopts::ParseResult& args);
+
 // --out, or `default_name` beside the checkpoint; its folder must exist and be writable.
 std::filesystem::path output_path(const cxxopts::ParseResult& args, const std::string& ckpt_path,
                                   const std::string& default_name = "samples.png");

@@ -29,6 +29,9 @@ ImageInputs load_image_inputs(const std::string& path, int64_t size, int64_t cha
 torch::Tensor load_keep_masks(const std::string& path, const ImageInputs& inputs, int64_t size,
                               const std::string& flag);
 
+// Each input's file_stem, in order: the names outputs and masks are matched by.
+std::vector<std::string> input_names(const ImageInputs& inputs);
+
 // The file name without its folder and extension ("a/b/shirt.jpg" → "shirt").
 std::string file_stem(const std::string& path);
 

@@ -13,6 +13,8 @@
 
 namespace ddpm {
 
+// An image-to-image strength lies in (0, 1].
+inline bool valid_strength(double strength) { return strength > 0.0 && strength <= 1.0; }
 // The timestep an image-to-image strength S in (0, 1] starts from: round(S·(T − 1)).
 int64_t strength_timestep(int64_t timesteps, double strength);
 // The plan from its first timestep ≤ t_start on (the part of the way down from t_start).
